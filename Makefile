@@ -51,6 +51,7 @@ sweep: $(STAMP)
 # Benchmarks: speed and size targets live here, not in timed tests. One line per script.
 bench: $(STAMP)
 	@echo "== benchmarks =="
+	$(PY) -m bench.bench_fpga
 # bench-lines-end
 
 lint: $(STAMP)

@@ -1,0 +1,109 @@
+"""FPGA targets (issue 5): the largest iCE40 UP5K array closing timing at >= 48 MHz, and ECP5-85F 32x32
+at >= 150 MHz with >= 1.0 binary op per cycle per LUT4 and the whole bitstream build <= 10 minutes.
+
+Every point is a real board build (PLL + UART bridge + core -> bitstream); prints one Markdown row and
+one JSON line per build, and the verdicts. Run: `python -m bench.bench_fpga [--only ice40|ecp5]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fpga.build import build_board
+from fpga.flow import FlowError
+
+ICE40_SIZES = (2, 4, 6, 8, 10, 12, 16)   # square arrays tried in order until one fails
+
+# nextpnr option study: one congested array per family, each option set with three seeds
+STUDY = {
+    "ecp5": ("ecp5-85f", 12, [("router1 (default), placer heap", ()),
+                              ("router2, placer heap", ("--router", "router2")),
+                              ("router2, placer sa", ("--router", "router2", "--placer", "sa"))]),
+    "ice40": ("ice40-up5k", 4, [("router1 (default), placer heap", ()),
+                                ("router2, placer heap", ("--router", "router2"))]),
+}
+
+
+def study_nextpnr(family: str, k: int, core: str) -> None:
+    """Out-of-context P&R of one array with each option set and seeds 1..3: P&R seconds and Fmax."""
+    from fpga.cores import make_core
+    from fpga.ooc import ooc_ppa
+
+    device, n, option_sets = STUDY[family]
+    print(f"\nnextpnr options on {device}, {n}x{n} K={k} (out of context)\n"
+          "| options | seed | P&R s | Fmax MHz | core LUT4 |\n|---|---|---|---|---|")
+    for label, opts in option_sets:
+        for seed in (1, 2, 3):
+            choice = make_core(core, n, n, k)
+            rep = ooc_ppa(choice.core, device, nextpnr_opts=opts, seed=seed, ops_per_cycle=choice.ops_per_cycle)
+            print(f"| {label} | {seed} | {rep.times_s['pnr']:.1f} | {rep.core_fmax_mhz:.1f} | "
+                  f"{rep.core['lut4_equiv']} |", flush=True)
+
+
+def _build(board, n, k, out, core):
+    t0 = time.monotonic()
+    try:
+        rep = build_board(board, n, n, k, out_dir=out, core_kind=core)
+    except (FlowError, ValueError) as e:
+        return None, time.monotonic() - t0, str(e)[:200]
+    return rep, time.monotonic() - t0, ""
+
+
+def _row(board, n, k, rep, wall, err):
+    if rep is None:
+        print(f"| {board} | {n}x{n} | {k} | - | - | - | - | - | {wall:.0f} | {err} |")
+        return {"board": board, "rows": n, "cols": n, "k": k, "error": err, "wall_s": round(wall, 1)}
+    c = rep.core
+    print(f"| {board} | {n}x{n} | {k} | {rep.design} | {c['lut4_equiv']} / {rep.total['lut4_equiv']} | "
+          f"{rep.core_fmax_mhz:.1f} / {rep.target_mhz:.0f} | {rep.ops_per_cycle_per_lut:.3f} | "
+          f"{rep.peak_gops:.1f} | {wall:.0f} | {'PASS' if rep.passed else 'FAIL'} |")
+    d = {"board": board, "rows": n, "cols": n, "k": k, "core": rep.design, "core_lut4": c["lut4_equiv"],
+         "total_lut4": rep.total["lut4_equiv"], "ff": rep.total["ff"], "fmax_mhz": rep.core_fmax_mhz,
+         "target_mhz": rep.target_mhz, "ops_per_cycle_per_lut": rep.ops_per_cycle_per_lut,
+         "peak_gops": rep.peak_gops, "passed": rep.passed, "wall_s": round(wall, 1),
+         "times_s": {k_: round(v, 1) for k_, v in rep.times_s.items()}}
+    print("JSON " + json.dumps(d))
+    return d
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", choices=("ice40", "ecp5"), default=None)
+    p.add_argument("--k", type=int, default=8)
+    p.add_argument("--core", choices=("auto", "xnorcore", "provisional"), default="auto")
+    p.add_argument("--study-nextpnr", choices=("ecp5", "ice40"), default=None,
+                   help="instead of the targets: compare nextpnr routers / placers / seeds")
+    a = p.parse_args(argv)
+    if a.study_nextpnr:
+        study_nextpnr(a.study_nextpnr, a.k, a.core)
+        return 0
+    print("| board | array | K | core | LUT4 core / total | Fmax / target MHz | ops/cycle/LUT4 | peak GOPS | "
+          "build s | result |\n|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="bench_fpga_") as tmp:
+        if a.only in (None, "ice40"):
+            best = None
+            for n in ICE40_SIZES:
+                rep, wall, err = _build("icebreaker", n, a.k, Path(tmp) / f"ice{n}", a.core)
+                _row("icebreaker", n, a.k, rep, wall, err)
+                if rep is None or not rep.passed:
+                    break
+                best = n
+            print(f"VERDICT ice40-up5k: largest array closing timing at >= 48 MHz: "
+                  f"{f'{best}x{best} K={a.k}' if best else 'none'}")
+        if a.only in (None, "ecp5"):
+            rep, wall, err = _build("ulx3s-85f", 32, a.k, Path(tmp) / "ecp5", a.core)
+            _row("ulx3s-85f", 32, a.k, rep, wall, err)
+            ok = rep is not None and rep.passed and rep.core_fmax_mhz >= 150 and \
+                rep.ops_per_cycle_per_lut >= 1.0 and wall <= 600
+            print(f"VERDICT ecp5-85f 32x32: {'MET' if ok else 'NOT MET'} (Fmax >= 150 MHz, >= 1.0 op/cycle/LUT4, "
+                  f"build <= 600 s; build took {wall:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

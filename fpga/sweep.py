@@ -1,0 +1,168 @@
+"""`python -m fpga.sweep`: build a grid of (device, R, C, K) points, one CSV and PNG plots.
+
+Every point is a full board build (PLL + UART bridge + core, place and route, no bitstream packing)
+run through a `concurrent.futures.Executor`: `run_sweep(points, executor)` takes any executor, so a
+cluster executor (e.g. dask.distributed / submitit) can replace the local process pool unchanged.
+A point that fails (does not fit, tool error) becomes a CSV row with its error, not a crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import csv
+import io
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .devices import BOARDS, DEVICE_BOARD
+from .report import write_atomic
+
+__all__ = ["DEFAULT_GRID", "Point", "main", "plot", "run_point", "run_sweep", "write_csv"]
+
+
+@dataclass(frozen=True)
+class Point:
+    device: str
+    rows: int
+    cols: int
+    k: int
+    mhz: float | None = None     # None: the board's default target
+
+
+# Modest default: 2 workers finish it in about the time given in the README (sweep section).
+DEFAULT_GRID = (
+    [Point("ice40-up5k", n, n, 8) for n in (1, 2, 4, 6, 8)]
+    + [Point("ecp5-25f", n, n, 8) for n in (2, 4, 8, 12)]
+    + [Point("ecp5-85f", n, n, 8) for n in (4, 8, 16)]
+)
+
+
+def run_point(p: Point, core_kind: str = "auto", seed: int = 1) -> dict:
+    """One build in a temp dir -> one flat CSV row (picklable, so it runs in any executor)."""
+    from .build import build_board
+    from .flow import FlowError
+
+    board = DEVICE_BOARD[p.device]
+    t0 = time.monotonic()
+    row = {"device": p.device, "board": board, "rows": p.rows, "cols": p.cols, "k": p.k, "pes": p.rows * p.cols,
+           "error": ""}
+    try:
+        with tempfile.TemporaryDirectory(prefix="xnorgen_sweep_") as tmp:
+            rep = build_board(board, p.rows, p.cols, p.k, out_dir=Path(tmp) / "b", mhz=p.mhz, seed=seed,
+                              core_kind=core_kind, pack=False)
+        row.update(rep.flat_row())
+        row["device"] = p.device
+        row["utilization"] = json.dumps(rep.utilization, sort_keys=True)
+    except (FlowError, ValueError) as e:
+        row["error"] = str(e)[:300]
+    row["wall_s"] = round(time.monotonic() - t0, 1)
+    return row
+
+
+def run_sweep(points, executor: cf.Executor, core_kind: str = "auto", progress=print) -> list[dict]:
+    futs = {executor.submit(run_point, p, core_kind): p for p in points}
+    rows = []
+    for f in cf.as_completed(futs):
+        row = f.result()
+        rows.append(row)
+        p = futs[f]
+        status = row["error"] or (f"core LUT4 {row.get('core_lut4_equiv')}, Fmax {row.get('fmax_mhz') or 0:.1f} MHz, "
+                                  f"{'PASS' if row.get('passed') else 'FAIL'}")
+        progress(f"[{len(rows)}/{len(futs)}] {p.device} {p.rows}x{p.cols} k={p.k}: {status} ({row['wall_s']} s)")
+    rows.sort(key=lambda r: (r["device"], r["pes"], r["k"]))
+    return rows
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(path, buf.getvalue())
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """LUT4, Fmax, peak GOPS and ops/cycle/LUT against array size (PEs), one line per device."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in rows if not r["error"]]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    panels = [("core_lut4_equiv", "core LUT4 (incl. carry)"), ("fmax_mhz", "Fmax (MHz)"),
+              ("peak_gops", "peak binary GOPS at Fmax"), ("ops_per_cycle_per_lut", "binary ops / cycle / LUT4")]
+    for ax, (key, label) in zip(axes.flat, panels):
+        for dev in sorted({r["device"] for r in ok}):
+            pts = sorted((r["pes"], r[key]) for r in ok if r["device"] == dev and r.get(key) not in (None, ""))
+            if pts:
+                ax.plot([x for x, _ in pts], [float(y) for _, y in pts], marker="o", label=dev)
+        if key == "ops_per_cycle_per_lut":
+            ax.axhline(1.0, color="k", ls="--", lw=1, label="target 1.0")
+        if key == "fmax_mhz":
+            for dev, mhz in {BOARDS[DEVICE_BOARD[d]].device: BOARDS[DEVICE_BOARD[d]].default_mhz
+                             for d in {r["device"] for r in ok}}.items():
+                ax.axhline(mhz, ls=":", lw=1, color="grey")
+        ax.set_xlabel("PEs (R x C)")
+        ax.set_ylabel(label)
+        ax.set_xscale("log", base=2)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    ks = sorted({r["k"] for r in ok})
+    fig.suptitle(f"xnorgen array sweep (K = {', '.join(map(str, ks))}; board builds with UART bridge)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _parse_sizes(text: str) -> list[tuple[int, int]]:
+    out = []
+    for part in text.split(","):
+        r, _, c = part.strip().partition("x")
+        out.append((int(r), int(c or r)))
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fpga.sweep", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--devices", nargs="+", choices=sorted(DEVICE_BOARD), default=None,
+                   help="devices (default: the built-in grid)")
+    p.add_argument("--sizes", default=None, help="array sizes, e.g. 2x2,4x4,8x8 (with --devices)")
+    p.add_argument("--k", type=int, default=8, help="K for --sizes points")
+    p.add_argument("--workers", type=int, default=2, help="parallel builds")
+    p.add_argument("--core", choices=("auto", "xnorcore", "provisional"), default="auto")
+    p.add_argument("--out", default="build/sweep", help="output directory (sweep.csv, sweep.png)")
+    a = p.parse_args(argv)
+    if a.workers < 1:
+        p.exit(2, "fpga.sweep: error: --workers must be >= 1\n")
+    try:
+        if a.devices or a.sizes:
+            sizes = _parse_sizes(a.sizes or "2x2,4x4,8x8")
+            points = [Point(d, r, c, a.k) for d in (a.devices or sorted(DEVICE_BOARD)) for r, c in sizes]
+        else:
+            points = list(DEFAULT_GRID)
+    except ValueError:
+        p.exit(2, f"fpga.sweep: error: bad --sizes {a.sizes!r} (want e.g. 2x2,4x4)\n")
+    out = Path(a.out)
+    t0 = time.monotonic()
+    with cf.ProcessPoolExecutor(max_workers=a.workers) as ex:
+        rows = run_sweep(points, ex, a.core)
+    write_csv(rows, out / "sweep.csv")
+    plot(rows, out / "sweep.png")
+    print(f"{len(rows)} points in {time.monotonic() - t0:.0f} s -> {out / 'sweep.csv'}, {out / 'sweep.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

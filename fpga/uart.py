@@ -1,0 +1,78 @@
+"""8N1 UART receiver and transmitter as byte streams (the board's USB-UART is the host link).
+
+Why hand-written and this small: the bridge needs nothing more than bytes in and out, and a divisor
+(clock cycles per bit) fixed at build time. The receiver samples the middle of each bit after a start
+bit edge; a byte that arrives while the previous one was not yet taken is dropped (the bridge always
+takes bytes at once, and the host protocol has its own acknowledgements).
+"""
+
+from amaranth import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.cdc import FFSynchronizer
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["UartRx", "UartTx"]
+
+
+class UartRx(wiring.Component):
+    rx: In(1, init=1)
+    data: Out(stream.Signature(8))
+
+    def __init__(self, divisor: int):
+        if divisor < 4:
+            raise ValueError(f"UART divisor {divisor} < 4 cycles per bit")
+        self.divisor = divisor
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        rx = Signal(init=1)
+        m.submodules.sync_rx = FFSynchronizer(self.rx, rx, init=1)
+        timer = Signal(range(self.divisor * 3 // 2 + 1))
+        bit = Signal(range(10))
+        shreg = Signal(8)
+        with m.If(self.data.ready):
+            m.d.sync += self.data.valid.eq(0)
+        with m.FSM():
+            with m.State("IDLE"), m.If(~rx):
+                # first data bit centre: 1.5 bit times after the start edge
+                m.d.sync += [timer.eq(self.divisor * 3 // 2 - 1), bit.eq(0)]
+                m.next = "BITS"
+            with m.State("BITS"):
+                m.d.sync += timer.eq(timer - 1)
+                with m.If(timer == 0):
+                    m.d.sync += timer.eq(self.divisor - 1)
+                    with m.If(bit == 8):
+                        with m.If(rx):           # stop bit must be high, else framing error: drop
+                            m.d.sync += [self.data.payload.eq(shreg), self.data.valid.eq(1)]
+                        m.next = "WAIT_IDLE"
+                    with m.Else():
+                        m.d.sync += [shreg.eq(Cat(shreg[1:], rx)), bit.eq(bit + 1)]
+            with m.State("WAIT_IDLE"), m.If(rx):
+                m.next = "IDLE"
+        return m
+
+
+class UartTx(wiring.Component):
+    data: In(stream.Signature(8))
+    tx: Out(1, init=1)
+
+    def __init__(self, divisor: int):
+        if divisor < 4:
+            raise ValueError(f"UART divisor {divisor} < 4 cycles per bit")
+        self.divisor = divisor
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        timer = Signal(range(self.divisor))
+        shreg = Signal(10, init=0x3FF)   # stop, 8 data (LSB first), start; shifted out from bit 0
+        left = Signal(range(11))
+        m.d.comb += [self.tx.eq(shreg[0]), self.data.ready.eq(left == 0)]
+        with m.If(self.data.valid & self.data.ready):
+            m.d.sync += [shreg.eq(Cat(0, self.data.payload, 1)), left.eq(10), timer.eq(self.divisor - 1)]
+        with m.Elif(left != 0):
+            m.d.sync += timer.eq(timer - 1)
+            with m.If(timer == 0):
+                m.d.sync += [timer.eq(self.divisor - 1), shreg.eq(Cat(shreg[1:], 1)), left.eq(left - 1)]
+        return m

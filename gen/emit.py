@@ -1,0 +1,161 @@
+"""Turn an AccelConfig into the generated artefacts: Verilog, config.json and a C header (as text).
+
+Why three Amaranth conversions: Amaranth emits one Verilog module per Elaboratable instance, so the
+PE and the PE row are converted once each and the core instantiates them (R rows x C PEs); a
+32x32 core is then a few seconds of generation and a small, Verilator-friendly file.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+
+from amaranth.back import verilog
+from amaranth.hdl import Value
+from amaranth.lib import wiring
+
+from hdl.array import XnorRow, pe_module_name, row_module_name
+from hdl.config import PARAM_RANGES, AccelConfig
+from hdl.core import XnorCore
+from hdl.layouts import layout_fields
+from hdl.pe import XnorPE
+
+__all__ = ["TOP", "FORMAT_VERSION", "verilog_text", "config_dict", "config_json", "c_header"]
+
+TOP = "xnorgen_core"
+FORMAT_VERSION = 1
+
+STREAM_MEANING = {
+    "beat": "in: one reduction step for every PE (act per row, wgt per weight row x column, first/last, "
+            "split = log2 rows per group, chan_block = threshold-memory entry)",
+    "thr": "in: write one threshold-memory entry (N thresholds and a polarity bit per column)",
+    "out": "out: one row group's popcounts p and thresholded y per column, rows in order",
+}
+FIELD_MEANING = {
+    ("beat", "act"): "activation word of row r (k bits, LSB-first packing, pad bit 0)",
+    ("beat", "wgt"): "weight word j*cols + c: weight row j (PE row r uses j = r % weight_rows), column c; pad bit 1",
+    ("beat", "first"): "first beat of a reduction: accumulators restart; split and chan_block are latched",
+    ("beat", "last"): "last beat of a reduction: results drain (waits while the previous one drains)",
+    ("beat", "split"): "rows per drained group = 2**split (last group truncated at rows); sums partial P",
+    ("beat", "chan_block"): "threshold-memory entry used for this reduction's outputs",
+    ("thr", "addr"): "threshold-memory entry (channel block) to write",
+    ("thr", "thr"): "threshold i of column c at index i*cols + c, in [0, max_fanin + 1]",
+    ("thr", "pol"): "polarity of column c: 1 -> y counts P >= T_i, 0 -> y counts P <= T_i",
+    ("out", "row"): "first PE row of the group",
+    ("out", "p"): "P of column c: popcount(XNOR) summed over the group's rows",
+    ("out", "y"): "y of column c: number of thresholds passed (binary output when n_thresholds = 1)",
+    ("out", "last_row"): "1 on the last group of a reduction",
+}
+
+
+def _convert(which: str, cfg: AccelConfig, style: str) -> str:
+    if which == "pe":
+        return verilog.convert(XnorPE(cfg.k, cfg.acc_width, style, expose_acc=False), name=pe_module_name(cfg, style))
+    if which == "row":
+        return verilog.convert(XnorRow(cfg, style, "instance"), name=row_module_name(cfg, style))
+    return verilog.convert(XnorCore(cfg, style, "instance"), name=TOP)
+
+
+def verilog_text(cfg: AccelConfig, style: str = "pair", jobs: int = 2) -> str:
+    """Verilog of the core and its PE / row modules; deterministic for one (cfg, style)."""
+    parts = ("pe", "row", "core")
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            texts = list(ex.map(_convert, parts, [cfg] * 3, [style] * 3))
+    else:
+        texts = [_convert(p, cfg, style) for p in parts]
+    head = f"// xnorgen core {json.dumps(cfg.params(), sort_keys=True)} popcount={style}\n"
+    return head + "\n".join(texts)
+
+
+def _ports(core: XnorCore) -> list[dict]:
+    ports = [{"name": "clk", "direction": "input", "width": 1, "meaning": "clock (rising edge)"},
+             {"name": "rst", "direction": "input", "width": 1, "meaning": "synchronous reset, active high"}]
+    for path, member, value in core.signature.flatten(core):
+        stream, sig = path[0], path[-1]
+        meaning = {"valid": f"{stream} stream valid", "ready": f"{stream} stream ready",
+                   "payload": f"{stream} stream payload (fields in streams.{stream}.fields)"}[sig]
+        ports.append({"name": "__".join(str(p) for p in path),
+                      "direction": "input" if member.flow == wiring.In else "output",
+                      "width": len(Value.cast(value)), "meaning": meaning})
+    return ports
+
+
+def config_dict(cfg: AccelConfig, style: str = "pair") -> dict:
+    core = XnorCore(cfg, style, "instance")
+    streams = {}
+    for name in ("beat", "thr", "out"):
+        port = getattr(core, name)
+        fields = layout_fields(port.payload.shape())
+        for f in fields:
+            f["meaning"] = FIELD_MEANING[(name, f["name"])]
+        streams[name] = {
+            "direction": "in" if name != "out" else "out", "valid": f"{name}__valid",
+            "ready": f"{name}__ready", "payload": f"{name}__payload",
+            "width": port.payload.shape().size, "meaning": STREAM_MEANING[name], "fields": fields,
+        }
+    return {
+        "format_version": FORMAT_VERSION,
+        "top": TOP,
+        "verilog": f"{TOP}.v",
+        "popcount_style": style,
+        "parameters": cfg.params(),
+        "parameter_ranges": {k: {"min": lo, "max": hi, "meaning": m} for k, (lo, hi, m) in PARAM_RANGES.items()},
+        "derived": {
+            "acc_width": cfg.acc_width, "thr_width": cfg.thr_width, "y_width": cfg.y_width,
+            "split_width": cfg.split_width, "chan_block_width": cfg.chan_block_width,
+            "row_width": cfg.row_width, "blocks": cfg.blocks, "weight_stages": cfg.weight_stages,
+            "binary_ops_per_cycle": 2 * cfg.rows * cfg.cols * cfg.k,
+        },
+        "latency": {
+            "fill": cfg.fill_latency(),
+            "out": cfg.out_latency(),
+            "drain_cycles": cfg.drain_cycles(),
+            "reduction_period": cfg.reduction_period(),
+            "meaning": {
+                "fill": "cycles from the `last` handshake until every PE holds its result",
+                "out": "cycles from the `last` handshake to the first out beat valid (out.ready high)",
+                "drain_cycles": "cycles the drain reads rows (one row per cycle, one out beat per group)",
+                "reduction_period": "a `last` beat is not accepted sooner than this after the previous one",
+            },
+        },
+        "ports": _ports(core),
+        "streams": streams,
+    }
+
+
+def config_json(cfg: AccelConfig, style: str = "pair") -> str:
+    return json.dumps(config_dict(cfg, style), indent=2, sort_keys=False) + "\n"
+
+
+def _c_name(*parts) -> str:
+    return "_".join(str(p).upper() for p in parts)
+
+
+def c_header(cfg: AccelConfig, style: str = "pair") -> str:
+    d = config_dict(cfg, style)
+    guard = "XNORGEN_CORE_H"
+    lines = [f"/* Generated by xnorgen for {TOP}; same facts as config.json. */", f"#ifndef {guard}",
+             f"#define {guard}", "", f"#define XNORGEN_FORMAT_VERSION {FORMAT_VERSION}", ""]
+    for k, v in d["parameters"].items():
+        lines.append(f"#define {_c_name('XNORGEN', k)} {v}")
+    for k, v in d["derived"].items():
+        lines.append(f"#define {_c_name('XNORGEN', k)} {v}")
+    for k, v in d["latency"].items():
+        if k != "meaning":
+            lines.append(f"#define {_c_name('XNORGEN_LATENCY', k)} {v}")
+    lines.append("")
+    for p in d["ports"]:
+        lines.append(f"#define {_c_name('XNORGEN_PORT', p['name'], 'width')} {p['width']}  /* {p['direction']}: "
+                     f"{p['meaning']} */")
+    for s, sd in d["streams"].items():
+        lines += ["", f"/* stream {s}: {sd['meaning']} */", f"#define {_c_name('XNORGEN', s, 'width')} {sd['width']}"]
+        for f in sd["fields"]:
+            base = _c_name("XNORGEN", s, f["name"])
+            lines.append(f"#define {base}_OFFSET {f['offset']}")
+            lines.append(f"#define {base}_WIDTH {f['width']}")
+            if "count" in f:
+                lines.append(f"#define {base}_COUNT {f['count']}")
+                lines.append(f"#define {base}_ELEM_WIDTH {f['elem_width']}")
+    lines += ["", f"#endif /* {guard} */", ""]
+    return "\n".join(lines)

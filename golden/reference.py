@@ -1,0 +1,88 @@
+"""Reference model of the XnorCore ports: what every out beat carries, from the stimulus objects.
+
+Why here (golden/) and in plain ints: the amaranth.sim tests (tests/) and the Verilator/cocotb
+tests (cocotb_tests/) check the same RTL against the same functions; both read beats as dicts of
+ints/lists in emission order. Bit conventions come from golden/conventions.py only.
+
+`params` is a mapping with the AccelConfig fields (rows, cols, k, max_fanin, weight_rows,
+n_thresholds, channels); config.json's "parameters" object is such a mapping.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.conventions import multi_threshold, pack_bits, unpack_words, xnor_popcount
+
+__all__ = ["acc_width", "ref_pe", "ref_array", "ref_threshold", "ref_core", "threshold_table"]
+
+
+def acc_width(params) -> int:
+    """Bits of P: P lies in [0, max_fanin]."""
+    return max(1, int(params["max_fanin"]).bit_length())
+
+
+def ref_pe(a_words, w_words, k: int) -> int:
+    """P of one PE over one reduction: popcount(XNOR) of the concatenated k-bit words."""
+    n = len(a_words) * k
+    a_bits = unpack_words(a_words, k, n)
+    w_bits = unpack_words(w_words, k, n)
+    return int(xnor_popcount(pack_bits(a_bits), pack_bits(w_bits), n))
+
+
+def _groups(rows: int, split: int):
+    g = 1 << split
+    return [(s, min(s + g, rows)) for s in range(0, rows, g)]
+
+
+def ref_array(params, reductions) -> list[dict]:
+    """Drain beats of the PE array: per reduction, per split group, the summed P of each column.
+
+    Group size is 2**split consecutive rows (the last group truncated at `rows`); P sums wrap at
+    acc_width bits exactly as the hardware does (a stimulus within max_fanin never wraps).
+    """
+    R, C, K, W = (int(params[n]) for n in ("rows", "cols", "k", "weight_rows"))
+    mask = (1 << acc_width(params)) - 1
+    out = []
+    for red in reductions:
+        p = np.zeros((R, C), dtype=np.int64)
+        for r in range(R):
+            a_words = [beat[r] for beat in red.act]
+            for c in range(C):
+                w_words = [beat[(r % W) * C + c] for beat in red.wgt]
+                p[r, c] = ref_pe(a_words, w_words, K)
+        for lo, hi in _groups(R, red.split):
+            out.append({"row": lo, "p": [int(p[lo:hi, c].sum()) & mask for c in range(C)],
+                        "last_row": int(hi == R), "chan_block": red.chan_block})
+    return out
+
+
+def threshold_table(params, thr_writes) -> tuple[np.ndarray, np.ndarray]:
+    """Threshold memory after the writes, in order: T [blocks, N, C] and polarity +-1 [blocks, C].
+
+    The memory powers up as zeros: T = 0 with polarity bit 0 (-1), i.e. y = (P <= 0).
+    """
+    C, N = int(params["cols"]), int(params["n_thresholds"])
+    blocks = int(params["channels"]) // C
+    t = np.zeros((blocks, N, C), dtype=np.int64)
+    pol = -np.ones((blocks, C), dtype=np.int64)
+    for wr in thr_writes:
+        t[wr.addr] = np.asarray(wr.thr, dtype=np.int64).reshape(N, C)
+        pol[wr.addr] = np.where(np.asarray(wr.pol) > 0, 1, -1)
+    return t, pol
+
+
+def ref_threshold(params, thr_writes, drain_beats) -> list[dict]:
+    """Out beats of the threshold unit: raw P plus y = multi_threshold(P, T, polarity)."""
+    t, pol = threshold_table(params, thr_writes)
+    out = []
+    for d in drain_beats:
+        b = d["chan_block"]
+        y = multi_threshold(np.asarray(d["p"]), t[b].T, pol[b])
+        out.append({"row": d["row"], "p": list(d["p"]), "y": [int(v) for v in y], "last_row": d["last_row"]})
+    return out
+
+
+def ref_core(params, thr_writes, reductions) -> list[dict]:
+    """Out beats of XnorCore, in order, for threshold writes done before the reductions."""
+    return ref_threshold(params, thr_writes, ref_array(params, reductions))

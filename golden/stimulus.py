@@ -1,0 +1,235 @@
+"""Stimulus for the XnorCore, shared by the amaranth.sim tests and the cocotb/Verilator tests.
+
+Why plain data: a Case holds parameters, threshold writes and reductions as ints and tuples, and
+`Case.beats()` lists the beat payloads in emission order, so any testbench (Python sim, cocotb)
+drives the same vectors and checks them with golden/reference.py. `pack_payload` /
+`unpack_payload` turn those dicts into the flat stream payload described by config.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+from golden.reference import ref_array
+
+__all__ = ["Reduction", "ThrWrite", "Case", "cases", "random_case", "pack_payload", "unpack_payload"]
+
+DEFAULTS = {"max_fanin": 1024, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class Reduction:
+    """One reduction: act[l][r] and wgt[l][j*C + c] are k-bit words of beat l (l = 0..L-1)."""
+
+    act: tuple
+    wgt: tuple
+    split: int = 0  # group size 2**split rows
+    chan_block: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ThrWrite:
+    """One threshold-memory entry: thr[i*C + c] = T_i of column c, pol[c] = 1 for +1, 0 for -1."""
+
+    addr: int
+    thr: tuple
+    pol: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """A named test vector set for one configuration, plus the handshake knobs of its testbench.
+
+    idle: probability that the source leaves a cycle idle before a beat; backpressure: probability
+    that the sink holds out.ready low in a cycle. Threshold writes go before the first beat.
+    """
+
+    name: str
+    params: tuple  # sorted (name, value) pairs, hashable; see .config
+    thr_writes: tuple
+    reductions: tuple
+    idle: float = 0.0
+    backpressure: float = 0.0
+    seed: int = 0
+
+    @property
+    def config(self) -> dict:
+        return dict(self.params)
+
+    def beats(self) -> list[dict]:
+        """Beat payloads of the `beat` stream, in emission order."""
+        out = []
+        for red in self.reductions:
+            n = len(red.act)
+            for i in range(n):
+                out.append({"act": list(red.act[i]), "wgt": list(red.wgt[i]), "first": int(i == 0),
+                            "last": int(i == n - 1), "split": red.split, "chan_block": red.chan_block})
+        return out
+
+    def thr_beats(self) -> list[dict]:
+        """Payloads of the `thr` stream, in emission order."""
+        return [{"addr": w.addr, "thr": list(w.thr), "pol": list(w.pol)} for w in self.thr_writes]
+
+
+def pack_payload(fields, values: dict) -> int:
+    """Flatten a beat dict into the payload int; `fields` as in config.json (offset, width, count)."""
+    word = 0
+    for f in fields:
+        v = values.get(f["name"], 0)
+        if "count" in f:
+            ew = f["width"] // f["count"]
+            if len(v) != f["count"]:
+                raise ValueError(f"field {f['name']} needs {f['count']} elements, got {len(v)}")
+            for i, e in enumerate(v):
+                word |= (int(e) & ((1 << ew) - 1)) << (f["offset"] + i * ew)
+        else:
+            word |= (int(v) & ((1 << f["width"]) - 1)) << f["offset"]
+    return word
+
+
+def unpack_payload(fields, word: int) -> dict:
+    """Inverse of pack_payload."""
+    out = {}
+    for f in fields:
+        raw = (int(word) >> f["offset"]) & ((1 << f["width"]) - 1)
+        if "count" in f:
+            ew = f["width"] // f["count"]
+            out[f["name"]] = [(raw >> (i * ew)) & ((1 << ew) - 1) for i in range(f["count"])]
+        else:
+            out[f["name"]] = raw
+    return out
+
+
+# -- case construction --------------------------------------------------------------------------
+
+def _params(rows, cols, k, **kw) -> dict:
+    p = dict(DEFAULTS, rows=rows, cols=cols, k=k, **kw)
+    p.setdefault("channels", cols)
+    return p
+
+
+def _word(rng: random.Random, k: int) -> int:
+    return rng.getrandbits(k)
+
+
+def _reduction(rng, p, beats, *, split=0, chan_block=0, mode="random") -> Reduction:
+    """mode: random | match (every XNOR bit 1: P = beats*k) | mismatch (P = 0)."""
+    R, C, K, W = p["rows"], p["cols"], p["k"], p["weight_rows"]
+    act, wgt = [], []
+    for _ in range(beats):
+        if mode == "random":
+            act.append(tuple(_word(rng, K) for _ in range(R)))
+            wgt.append(tuple(_word(rng, K) for _ in range(W * C)))
+        else:
+            # one shared word per beat; weights equal it (match) or its complement (mismatch)
+            x = _word(rng, K)
+            act.append(tuple(x for _ in range(R)))
+            wx = x if mode == "match" else x ^ ((1 << K) - 1)
+            wgt.append(tuple(wx for _ in range(W * C)))
+    return Reduction(tuple(act), tuple(wgt), split, chan_block)
+
+
+def _max_beats(p, split=0) -> int:
+    """Longest reduction (in beats) whose group sum stays within max_fanin."""
+    group = min(1 << split, p["rows"])
+    return max(1, p["max_fanin"] // (p["k"] * group))
+
+
+def _random_thr(rng, p, lo_hi) -> ThrWrite:
+    N, C = p["n_thresholds"], p["cols"]
+    lo, hi = lo_hi
+    thr = []
+    for _ in range(N):
+        thr.extend(rng.randint(lo, hi) for _ in range(C))
+    # multi-threshold: sort each channel's thresholds (qonnx order) per polarity is not required by
+    # the hardware; keep them unsorted half of the time to check y is a count, not a position.
+    return ThrWrite(0, tuple(thr), tuple(rng.getrandbits(1) for _ in range(C)))
+
+
+def _freeze(p: dict) -> tuple:
+    return tuple(sorted(p.items()))
+
+
+def random_case(name, p, *, n_red=3, beats=None, seed=0, idle=0.3, backpressure=0.3, split=0) -> Case:
+    """Random reductions, random thresholds around the expected P, every channel block written."""
+    rng = random.Random(seed)
+    maxb = _max_beats(p, split)
+    reds = []
+    for i in range(n_red):
+        b = beats if beats is not None else rng.randint(1, min(maxb, 6))
+        reds.append(_reduction(rng, p, min(b, maxb), split=split, chan_block=i % (p["channels"] // p["cols"])))
+    mean = (sum(len(r.act) for r in reds) // len(reds)) * p["k"] * min(1 << split, p["rows"]) // 2
+    spread = max(2, mean // 2)
+    writes = []
+    for blk in range(p["channels"] // p["cols"]):
+        t = _random_thr(rng, p, (max(0, mean - spread), mean + spread))
+        writes.append(dataclasses.replace(t, addr=blk))
+    return Case(name, _freeze(p), tuple(writes), tuple(reds), idle, backpressure, seed)
+
+
+def _ties_case(name, p, seed, polarity) -> Case:
+    """Thresholds set to P of row 0 (ties), P - 1 and P + 1, so both sides of >= / <= are hit."""
+    rng = random.Random(seed)
+    red = _reduction(rng, p, min(4, _max_beats(p)))
+    drain = ref_array(p, [red])
+    C, N = p["cols"], p["n_thresholds"]
+    p0 = drain[0]["p"]
+    thr = []
+    for i in range(N):
+        thr.extend(max(0, p0[c] + ((c + i) % 3) - 1) for c in range(C))
+    pol = tuple(polarity for _ in range(C))
+    return Case(name, _freeze(p), (ThrWrite(0, tuple(thr), pol),), (red, red), 0.2, 0.2, seed)
+
+
+def _extreme_case(name, p, mode, seed) -> Case:
+    """Full fan-in all-match (P = max_fanin) or all-mismatch (P = 0): accumulator extremes."""
+    rng = random.Random(seed)
+    beats = p["max_fanin"] // p["k"]
+    red = _reduction(rng, p, beats, mode=mode)
+    C = p["cols"]
+    full = beats * p["k"]
+    thr = (full,) * C if mode == "match" else (0,) * C
+    return Case(name, _freeze(p), (ThrWrite(0, thr, (1,) * C if mode == "match" else (0,) * C),),
+                (red,), 0.1, 0.1, seed)
+
+
+def _constant_case(name, p, seed) -> Case:
+    """Constant channels: T = 0 with +1 is always 1, T = F + 1 with +1 always 0 (and -1 mirrors)."""
+    rng = random.Random(seed)
+    F, C = p["max_fanin"], p["cols"]
+    thr = tuple((0, F + 1, F + 1, 0)[c % 4] for c in range(C))
+    pol = tuple((1, 1, 0, 0)[c % 4] for c in range(C))
+    reds = tuple(_reduction(rng, p, rng.randint(1, min(3, _max_beats(p)))) for _ in range(2))
+    return Case(name, _freeze(p), (ThrWrite(0, thr, pol),), reds, 0.3, 0.3, seed)
+
+
+def cases() -> list[Case]:
+    """The shared case list: R, C in {1, 2, 3, 8}, K in {1, 7, 32, 64}, directed extremes."""
+    out = [
+        random_case("r1c1k1", _params(1, 1, 1, max_fanin=16), n_red=4, seed=1),
+        random_case("r2c3k7", _params(2, 3, 7, max_fanin=100, weight_hop=1), n_red=4, seed=2),
+        random_case("r3c2k32_w3", _params(3, 2, 32, max_fanin=200, weight_rows=3, weight_hop=2), seed=3),
+        random_case("r8c8k64_hop1", _params(8, 8, 64, max_fanin=512, weight_hop=1), n_red=2, seed=4,
+                    idle=0.2, backpressure=0.5),
+        random_case("r1c8k7_blocks", _params(1, 8, 7, max_fanin=60, channels=24), n_red=5, seed=5),
+        random_case("r8c2k7_split3_fc", _params(8, 2, 7, max_fanin=448, weight_rows=8), n_red=2, seed=6,
+                    split=3),
+        random_case("r8c3k1_split1", _params(8, 3, 1, max_fanin=40, weight_rows=2, weight_hop=3), n_red=2,
+                    seed=7, split=1),
+        random_case("r3c1k32_split1_trunc", _params(3, 1, 32, max_fanin=256, weight_rows=3), n_red=2,
+                    seed=8, split=1),
+        random_case("r2c2k7_multi3", _params(2, 2, 7, max_fanin=70, n_thresholds=3), n_red=3, seed=9),
+        random_case("r2c3k7_bp90", _params(2, 3, 7, max_fanin=70), n_red=3, seed=10, idle=0.0,
+                    backpressure=0.9),
+        random_case("r3c3k7_burst", _params(3, 3, 7, max_fanin=70), n_red=6, beats=1, seed=11, idle=0.0,
+                    backpressure=0.0),
+        _ties_case("r2c3k7_ties_pos", _params(2, 3, 7, max_fanin=70), 12, 1),
+        _ties_case("r3c2k32_ties_neg", _params(3, 2, 32, max_fanin=256), 13, 0),
+        _ties_case("r2c2k7_ties_multi", _params(2, 2, 7, max_fanin=70, n_thresholds=3), 14, 1),
+        _extreme_case("r2c2k64_all_match", _params(2, 2, 64, max_fanin=512), "match", 15),
+        _extreme_case("r2c2k64_all_mismatch", _params(2, 2, 64, max_fanin=512), "mismatch", 16),
+        _extreme_case("r1c3k7_all_match_odd", _params(1, 3, 7, max_fanin=63), "match", 17),
+        _constant_case("r2c4k7_constant", _params(2, 4, 7, max_fanin=70), 18),
+    ]
+    return out

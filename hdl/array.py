@@ -1,0 +1,205 @@
+"""R x C output-stationary systolic XNOR-popcount array with internal skew and a draining result bank.
+
+Why this shape: activations hop right one register per PE (fan-out 1, short wires), weights go
+down each column with a pipeline register every `weight_hop` rows, and the core skews its inputs so
+one input beat is one reduction step for every PE. Valid/first/last travel with the activations,
+so input bubbles flow through and the PE grid never stalls (no global enable on ~R*C*K flip-flops):
+only the input waits, when a `last` beat would overwrite a result bank that is still draining.
+
+Timing: a beat accepted in cycle t is seen by PE(r, c) in cycle t + 1 + r // weight_hop + c.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal, Value
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import AccelConfig
+from .layouts import beat_layout, drain_layout
+from .pe import pe_logic
+
+__all__ = ["XnorArray", "pe_module_name"]
+
+
+def pe_module_name(cfg: AccelConfig, style: str = "pair") -> str:
+    """Verilog name of the PE module gen/ emits once and every row instantiates C times."""
+    return f"xnorgen_pe_k{cfg.k}_w{cfg.acc_width}_{style}"
+
+
+def row_module_name(cfg: AccelConfig, style: str = "pair") -> str:
+    """Verilog name of the PE-row module gen/ emits once and the array instantiates R times."""
+    return f"xnorgen_row_c{cfg.cols}_k{cfg.k}_w{cfg.acc_width}_{style}"
+
+
+class XnorRow(wiring.Component):
+    """C PEs of one row: the activation word and its valid/first/last hop right one register per PE.
+
+    Why a module: Amaranth emits one module per Elaboratable instance, so gen/ converts one row
+    (and one PE) and instantiates them (`pe_mode="instance"`); simulation uses `"inline"`.
+    PE c sees the row's inputs c cycles late; `wgt` word c must already be skewed by c.
+    """
+
+    def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline"):
+        self.cfg, self.style, self.pe_mode = cfg, style, pe_mode
+        super().__init__({
+            "act": In(cfg.k), "wgt": In(data.ArrayLayout(cfg.k, cfg.cols)), "ctl": In(3),
+            "res": Out(data.ArrayLayout(cfg.acc_width, cfg.cols)),
+        })
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        m = Module()
+        act, ctl = self.act, self.ctl
+        for c in range(cfg.cols):
+            if c:
+                act = _delay(m, act, 1, f"act_c{c}")
+                ctl = _delay(m, ctl, 1, f"ctl_c{c}", False)
+            if self.pe_mode == "inline":
+                _, res = pe_logic(m, f"pe{c}", act, self.wgt[c], ctl[0], ctl[1], ctl[2], cfg.k,
+                                  cfg.acc_width, self.style)
+                m.d.comb += self.res[c].eq(res)
+            else:
+                m.submodules[f"pe{c}"] = Instance(
+                    pe_module_name(cfg, self.style), i_clk=ClockSignal(), i_rst=ResetSignal(),
+                    i_a=act, i_w=self.wgt[c], i_valid=ctl[0], i_first=ctl[1], i_last=ctl[2],
+                    o_res=self.res[c])
+        return m
+
+
+def _delay(m: Module, sig: Value, n: int, name: str, reset_less: bool = True) -> Value:
+    """sig registered n times (no enable: the grid never stalls).
+
+    Data registers are reset-less (their valid bit, which does reset, tags them).
+    """
+    for i in range(n):
+        reg = Signal(len(sig), name=f"{name}_d{i + 1}", reset_less=reset_less)
+        m.d.sync += reg.eq(sig)
+        sig = reg
+    return sig
+
+
+class XnorArray(wiring.Component):
+    """The PE grid plus result bank and drain; `drain` carries one (group-summed) row per beat.
+
+    Drain: once every PE of a reduction has captured (config.fill_latency() cycles after the
+    `last` handshake), row i is read in cycle order i = 0..R-1; rows of one split group
+    (2**split consecutive rows, the last group truncated at R) are summed and leave as one beat.
+    """
+
+    def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline"):
+        if pe_mode not in ("inline", "instance"):
+            raise ValueError(f"pe_mode must be 'inline' or 'instance', not {pe_mode!r}")
+        self.cfg, self.style, self.pe_mode = cfg, style, pe_mode
+        super().__init__({
+            "beat": In(stream.Signature(beat_layout(cfg))),
+            "drain": Out(stream.Signature(drain_layout(cfg))),
+        })
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        R, C, K, W, G = cfg.rows, cfg.cols, cfg.k, cfg.weight_rows, cfg.weight_hop
+        m = Module()
+        beat, pay = self.beat, self.beat.payload
+
+        busy = Signal()  # the result bank holds a reduction that has not been read out completely
+        m.d.comb += beat.ready.eq(~pay.last | ~busy)
+        accept = beat.valid & beat.ready
+
+        # -- input register (data loads every cycle; the valid bit tags it) -----------------------
+        in_act = Signal(data.ArrayLayout(K, R), name="in_act", reset_less=True)
+        in_wgt = Signal(data.ArrayLayout(K, W * C), name="in_wgt", reset_less=True)
+        in_ctl = Signal(3, name="in_ctl")  # valid, first, last
+        m.d.sync += [in_act.eq(pay.act), in_wgt.eq(pay.wgt),
+                     in_ctl.eq(Cat(accept, pay.first, pay.last))]
+
+        # -- skew: row group h = r // G is delayed h cycles, column c is delayed c cycles ----------
+        n_groups = cfg.weight_stages + 1
+        ctl = [in_ctl]
+        for h in range(1, n_groups):
+            ctl.append(_delay(m, ctl[h - 1], 1, f"ctl_g{h}", False))
+        acts = [_delay(m, in_act[r], r // G, f"act_r{r}") for r in range(R)]
+        wtop = [[in_wgt[j * C + c] for j in range(W)] for c in range(C)]
+        wg = [[None] * C for _ in range(n_groups)]  # wg[h][c][j]: weight word j seen by group h
+        for c in range(C):
+            wg[0][c] = [_delay(m, wtop[c][j], c, f"wgt_c{c}_j{j}") for j in range(W)]
+            for h in range(1, n_groups):
+                needed = {r % W for r in range(h * G, R)}
+                wg[h][c] = [_delay(m, wg[h - 1][c][j], 1, f"wgt_g{h}_c{c}_j{j}") if j in needed else None
+                            for j in range(W)]
+        # -- PE rows: one module type, R instances (activations + control hop right inside) --------
+        res = []
+        for r in range(R):
+            h = r // G
+            row_w = Cat(*(wg[h][c][r % W] for c in range(C)))
+            if self.pe_mode == "inline":
+                row = XnorRow(cfg, self.style, "inline")
+                m.submodules[f"row{r}"] = row
+                m.d.comb += [row.act.eq(acts[r]), row.wgt.eq(row_w), row.ctl.eq(ctl[h])]
+                row_res = row.res
+            else:
+                row_res = Signal(data.ArrayLayout(cfg.acc_width, C), name=f"row{r}_res")
+                m.submodules[f"row{r}"] = Instance(
+                    row_module_name(cfg, self.style), i_clk=ClockSignal(), i_rst=ResetSignal(),
+                    i_act=acts[r], i_wgt=row_w, i_ctl=ctl[h], o_res=row_res)
+            res.append([row_res[c] for c in range(C)])
+
+        # -- reduction metadata: split and chan_block are latched on `first` ----------------------
+        cur_split = Signal(cfg.split_width)
+        cur_cb = Signal(cfg.chan_block_width)
+        bank_split = Signal(cfg.split_width)
+        bank_cb = Signal(cfg.chan_block_width)
+        with m.If(accept & pay.first):
+            m.d.sync += [cur_split.eq(pay.split), cur_cb.eq(pay.chan_block)]
+
+        # -- fill countdown, then drain rows 0..R-1 ---------------------------------------------
+        fill = cfg.fill_latency()
+        cnt = Signal(range(fill + 1))
+        draining = Signal()
+        i = Signal(range(R))
+        with m.If(accept & pay.last):
+            m.d.sync += [busy.eq(1), cnt.eq(fill - 2),
+                         bank_split.eq(Mux(pay.first, pay.split, cur_split)),
+                         bank_cb.eq(Mux(pay.first, pay.chan_block, cur_cb))]
+        with m.Elif(busy & ~draining):
+            with m.If(cnt == 0):
+                m.d.sync += draining.eq(1)
+            with m.Else():
+                m.d.sync += cnt.eq(cnt - 1)
+
+        o = self.drain
+        en = ~o.valid | o.ready
+        mask = Signal(cfg.row_width + 1)
+        m.d.comb += mask.eq((Const(1, 1) << bank_split) - 1)
+        res_rows = Cat(*(Cat(*res[r]) for r in range(R)))
+        rd_valid = Signal()
+        rd_p = Signal(C * cfg.acc_width)
+        rd_row = Signal(cfg.row_width)
+        rd_gfirst = Signal()
+        rd_glast = Signal()
+        rd_cb = Signal(cfg.chan_block_width)
+        with m.If(en):
+            m.d.sync += rd_valid.eq(draining)
+            with m.If(draining):
+                m.d.sync += [
+                    rd_p.eq(res_rows.word_select(i, C * cfg.acc_width)),
+                    rd_row.eq(i),
+                    rd_gfirst.eq((i & mask) == 0),
+                    rd_glast.eq((((i + 1) & mask) == 0) | (i == R - 1)),
+                    rd_cb.eq(bank_cb),
+                    i.eq(i + 1),
+                ]
+                with m.If(i == R - 1):
+                    m.d.sync += [i.eq(0), draining.eq(0), busy.eq(0)]
+
+        # -- group sum (split reduction) into the drain stream's payload registers --------------
+        with m.If(en):
+            m.d.sync += o.valid.eq(rd_valid & rd_glast)
+            with m.If(rd_valid):
+                for c in range(C):
+                    part = rd_p[c * cfg.acc_width:(c + 1) * cfg.acc_width]
+                    m.d.sync += o.payload.p[c].eq(Mux(rd_gfirst, 0, o.payload.p[c]) + part)
+                m.d.sync += [o.payload.last_row.eq(rd_row == R - 1), o.payload.chan_block.eq(rd_cb)]
+                with m.If(rd_gfirst):
+                    m.d.sync += o.payload.row.eq(rd_row)
+        return m

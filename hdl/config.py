@@ -1,0 +1,141 @@
+"""AccelConfig: the one frozen, validated set of parameters every hdl/, gen/ and test module reads.
+
+Why one type: the generator, the Amaranth elaboration, config.json, the C header and the latency
+formulas must agree; validating once here gives one error message per bad value everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+
+__all__ = ["AccelConfig", "PARAM_RANGES", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A parameter is outside its allowed range; the message names it and the range."""
+
+
+def _bits(n: int) -> int:
+    """Bits needed to hold values 0..n (at least 1)."""
+    return max(1, int(n).bit_length())
+
+
+# name -> (low, high, meaning); high may be a field name resolved against the config.
+PARAM_RANGES = {
+    "rows": (1, 64, "PE rows: independent outputs (pixels / batch) or slices of one reduction"),
+    "cols": (1, 64, "PE columns: output channels per tile"),
+    "k": (1, 256, "bits per activation / weight word, XNOR-popcounted per PE per cycle"),
+    "max_fanin": ("k", 65536, "largest reduction in bits (summed over a split group) without overflow"),
+    "weight_rows": (1, "rows", "distinct weight words per column per beat; PE(r, c) uses weight row r % W"),
+    "weight_hop": (1, 64, "PE rows per weight pipeline register down a column (row r waits r // hop)"),
+    "n_thresholds": (1, 15, "thresholds per channel (1 = binary output)"),
+    "channels": ("cols", 4096, "output channels whose thresholds the core stores (multiple of cols)"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class AccelConfig:
+    """Parameters of one generated XnorCore (see docs/design.md for the meaning of each)."""
+
+    rows: int = 8
+    cols: int = 8
+    k: int = 16
+    max_fanin: int = 1024
+    weight_rows: int = 1
+    weight_hop: int = 4
+    n_thresholds: int = 1
+    channels: int | None = None  # None -> cols
+
+    def __post_init__(self):
+        if self.channels is None:
+            object.__setattr__(self, "channels", self.cols if _is_int(self.cols) else None)
+        for name, (lo, hi, _) in PARAM_RANGES.items():
+            value = getattr(self, name)
+            lo_v = getattr(self, lo) if isinstance(lo, str) else lo
+            hi_v = getattr(self, hi) if isinstance(hi, str) else hi
+            if not _is_int(value) or not lo_v <= value <= hi_v:
+                lo_s = f"{lo} ({lo_v})" if isinstance(lo, str) else str(lo)
+                hi_s = f"{hi} ({hi_v})" if isinstance(hi, str) else str(hi)
+                raise ConfigError(f"{name} must be an integer in {lo_s}..{hi_s}, not {value!r}")
+            object.__setattr__(self, name, int(value))
+        if self.rows % self.weight_rows:
+            raise ConfigError(f"weight_rows must divide rows ({self.rows}), not {self.weight_rows!r}")
+        if self.channels % self.cols:
+            raise ConfigError(f"channels must be a multiple of cols ({self.cols}), not {self.channels!r}")
+
+    # -- derived widths -------------------------------------------------------------------------
+    @property
+    def acc_width(self) -> int:
+        """P lies in [0, max_fanin]."""
+        return _bits(self.max_fanin)
+
+    @property
+    def thr_width(self) -> int:
+        """Thresholds are clamped into [0, max_fanin + 1] (0 / F+1 encode constant channels)."""
+        return _bits(self.max_fanin + 1)
+
+    @property
+    def y_width(self) -> int:
+        """y counts thresholds passed: 0..n_thresholds."""
+        return _bits(self.n_thresholds)
+
+    @property
+    def log2_rows(self) -> int:
+        """ceil(log2(rows)): the largest useful split field value."""
+        return (self.rows - 1).bit_length()
+
+    @property
+    def split_width(self) -> int:
+        return _bits(self.log2_rows)
+
+    @property
+    def blocks(self) -> int:
+        """Threshold-memory entries (one entry = cols channels)."""
+        return self.channels // self.cols
+
+    @property
+    def chan_block_width(self) -> int:
+        return _bits(self.blocks - 1)
+
+    @property
+    def row_width(self) -> int:
+        return _bits(self.rows - 1)
+
+    @property
+    def weight_stages(self) -> int:
+        """Pipeline registers a weight word passes down a column (row r sees r // weight_hop)."""
+        return (self.rows - 1) // self.weight_hop
+
+    def params(self) -> dict:
+        """Plain-int parameters (what golden/reference.py and config.json use)."""
+        return dataclasses.asdict(self)
+
+    # -- latency (cycles, measured by tests/test_hdl_core.py against these formulas) --------------
+    def fill_latency(self) -> int:
+        """Cycles from the handshake of a `last` beat until every PE has captured its result.
+
+        One input register, the row skew (r // weight_hop) and the column hops (c): the last PE is
+        reached after 1 + weight_stages + (cols - 1) cycles and captures at the end of it.
+        """
+        return 1 + self.weight_stages + (self.cols - 1) + 1
+
+    def out_latency(self) -> int:
+        """Cycles from the `last` handshake to the first out beat being valid (out.ready held high).
+
+        fill, then 5 registers: row read, group sum (the array's drain beat), threshold-memory read,
+        compare, count (the out beat).
+        """
+        return self.fill_latency() + 5
+
+    def drain_cycles(self) -> int:
+        """The drain reads one PE row per cycle; a group of 2**split rows gives one out beat."""
+        return self.rows
+
+    def reduction_period(self) -> int:
+        """Input cycles a reduction occupies the result bank: the next `last` waits this long."""
+        return self.fill_latency() + self.drain_cycles()
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -1,0 +1,81 @@
+"""Threshold-compare unit: P -> y with N thresholds and a polarity per channel, from a memory.
+
+Why a memory of channel blocks: a layer has more output channels than the array has columns; each
+tile of C channels selects its entry (`chan_block`), so thresholds are written once per layer.
+y = number of i with P >= T_i (polarity bit 1, i.e. +1) or P <= T_i (polarity bit 0, i.e. -1).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .config import AccelConfig
+from .layouts import drain_layout, out_layout, thr_layout
+
+__all__ = ["ThresholdUnit"]
+
+
+class ThresholdUnit(wiring.Component):
+    """inp (row popcounts) -> out (popcounts + y); `thr` writes the threshold memory.
+
+    Pipeline of 3 registers under one enable (out.ready or an empty output): memory read,
+    compare (N*C comparators), count. `thr` is always ready; a write is seen by rows the unit
+    accepts in later cycles (the read port is not transparent).
+    """
+
+    def __init__(self, cfg: AccelConfig):
+        self.cfg = cfg
+        super().__init__({
+            "inp": In(stream.Signature(drain_layout(cfg))),
+            "thr": In(stream.Signature(thr_layout(cfg))),
+            "out": Out(stream.Signature(out_layout(cfg))),
+        })
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        C, N = cfg.cols, cfg.n_thresholds
+        m = Module()
+        entry = data.StructLayout({"thr": data.ArrayLayout(cfg.thr_width, N * C), "pol": data.ArrayLayout(1, C)})
+        out = self.out
+        en = ~out.valid | out.ready
+        m.d.comb += [self.thr.ready.eq(1), self.inp.ready.eq(en)]
+        if cfg.blocks > 1:
+            m.submodules.mem = mem = Memory(shape=entry, depth=cfg.blocks, init=[])
+            wp = mem.write_port()
+            rp = mem.read_port(domain="sync")
+            m.d.comb += [
+                wp.addr.eq(self.thr.payload.addr), wp.en.eq(self.thr.valid),
+                wp.data.thr.eq(self.thr.payload.thr), wp.data.pol.eq(self.thr.payload.pol),
+                rp.addr.eq(self.inp.payload.chan_block), rp.en.eq(en),
+            ]
+            tab = rp.data
+        else:  # one entry: a register (a depth-1 memory would have a zero-width address)
+            tab = Signal(entry)
+            with m.If(self.thr.valid):
+                m.d.sync += [tab.thr.eq(self.thr.payload.thr), tab.pol.eq(self.thr.payload.pol)]
+
+        row_l = data.StructLayout({"row": cfg.row_width, "p": data.ArrayLayout(cfg.acc_width, C),
+                                   "last_row": 1})
+        s1_valid, s1 = Signal(), Signal(row_l)
+        s2_valid, s2 = Signal(), Signal(row_l)
+        cmp = Signal(data.ArrayLayout(N, C))
+        with m.If(en):
+            m.d.sync += [
+                s1_valid.eq(self.inp.valid),
+                s1.row.eq(self.inp.payload.row), s1.p.eq(self.inp.payload.p),
+                s1.last_row.eq(self.inp.payload.last_row),
+                s2_valid.eq(s1_valid), s2.eq(s1),
+                out.valid.eq(s2_valid),
+                out.payload.row.eq(s2.row), out.payload.p.eq(s2.p), out.payload.last_row.eq(s2.last_row),
+            ]
+            for c in range(C):
+                p = s1.p[c]
+                pol = tab.pol[c]
+                for i in range(N):
+                    t = tab.thr[i * C + c]
+                    m.d.sync += cmp[c][i].eq(Mux(pol, p >= t, p <= t))
+                m.d.sync += out.payload.y[c].eq(sum(cmp[c][i] for i in range(N)))
+        return m

@@ -1,0 +1,56 @@
+"""CLI and PLL checks that need no place and route."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from fpga.flow import tool
+from fpga.pll import ecp5_pll, ice40_pll
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--rows", "0"], "--rows 0 out of range 1..64"),
+    (["--cols", "65"], "--cols 65 out of range 1..64"),
+    (["--k", "0"], "--k 0 out of range 1..256"),
+    (["--rows", "x"], "invalid int value: 'x'"),
+    (["--board", "nexys"], "invalid choice: 'nexys'"),
+    (["--mhz", "1000"], "outside 16..275 MHz"),
+])
+def test_bad_params_one_line_exit_2_nothing_written(args, needle, tmp_path):
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "fpga.build", *args, "--out", str(out)],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 2
+    assert needle in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert r.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def _tool_out(cmd, cwd):
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("fin,fout", [(12, 48), (12, 60), (12, 36)])
+def test_ice40_pll_matches_icepll(fin, fout, tmp_path):
+    s = ice40_pll(fin, fout)
+    text = _tool_out(["yowasp-icepll", "-i", str(fin), "-o", str(fout)], tmp_path).stdout
+    achieved = float(re.search(r"F_PLLOUT:\s+([\d.]+) MHz \(achieved\)", text).group(1))
+    assert s.fout_mhz == pytest.approx(achieved, abs=1e-3)
+    assert 533 <= s.fvco_mhz <= 1066
+
+
+@pytest.mark.parametrize("fin,fout", [(25, 150), (25, 200), (25, 62.5)])
+def test_ecp5_pll_matches_ecppll(fin, fout, tmp_path):
+    s = ecp5_pll(fin, fout)
+    text = _tool_out(["yowasp-ecppll", "-i", str(fin), "-o", str(fout), "-f", "pll.v"], tmp_path).stdout
+    achieved = float(re.search(r"clkout0 frequency: ([\d.]+) MHz", text).group(1))
+    assert s.fout_mhz == pytest.approx(achieved, abs=1e-3)
+    assert 400 <= s.fvco_mhz <= 800
+    assert s.params["CLKOP_CPHASE"] == s.params["CLKOP_DIV"] - 1
+
+
+def test_tools_resolve():
+    assert tool("YOSYS")

@@ -1,0 +1,45 @@
+"""Report arithmetic and the sweep's CSV / plot writers, on synthetic numbers (no place and route)."""
+
+import csv
+
+from fpga.report import PpaReport, cell_counts
+from fpga.sweep import plot, write_csv
+
+
+def test_cell_counts_lut4_equivalents():
+    ecp5 = cell_counts({"LUT4": 10, "CCU2C": 3, "TRELLIS_FF": 7, "DP16KD": 1, "PFUMX": 4}, "ecp5")
+    assert ecp5["lut4_equiv"] == 16 and ecp5["ff"] == 7 and ecp5["ebr"] == 1
+    ice = cell_counts({"SB_LUT4": 10, "SB_CARRY": 3, "SB_DFFE": 2, "SB_DFFSR": 1, "SB_SPRAM256KA": 2}, "ice40")
+    assert ice["lut4_equiv"] == 10 and ice["carry"] == 3 and ice["ff"] == 3 and ice["spram"] == 2
+
+
+def _report(fmax, target, used=100, avail=5280, ops=512, core_luts=256):
+    return PpaReport(design="d", device="ice40-up5k", family="ice40", params={"rows": 4}, target_mhz=target,
+                     total=cell_counts({"SB_LUT4": 300}, "ice40"), core=cell_counts({"SB_LUT4": core_luts}, "ice40"),
+                     utilization={"ICESTORM_LC": {"used": used, "available": avail}},
+                     fmax={"clk": {"achieved": fmax, "constraint": target}}, times_s={"pnr": 1.0},
+                     binary_ops_per_cycle=ops)
+
+
+def test_pass_fail_and_figures():
+    r = _report(50.0, 48.0)
+    assert r.passed and r.ops_per_cycle_per_lut == 2.0 and r.peak_gops == 512 * 50 / 1000
+    assert not _report(40.0, 48.0).passed
+    assert not _report(50.0, 48.0, used=6000).passed
+    assert "PASS" in r.to_markdown() and "| `clk` | 50.0 | 48.0 | yes |" in r.to_markdown()
+
+
+def test_sweep_csv_and_plot(tmp_path):
+    rows = []
+    for dev, n, f in (("ice40-up5k", 2, 60.0), ("ice40-up5k", 4, 50.0), ("ecp5-25f", 4, 180.0)):
+        row = {"device": dev, "board": "b", "rows": n, "cols": n, "k": 8, "pes": n * n, "error": ""}
+        row.update(_report(f, 48.0, ops=2 * n * n * 8).flat_row())
+        row["device"] = dev
+        rows.append(row)
+    rows.append({"device": "ecp5-85f", "board": "b", "rows": 64, "cols": 64, "k": 8, "pes": 4096,
+                 "error": "does not fit"})
+    write_csv(rows, tmp_path / "s.csv")
+    back = list(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))
+    assert len(back) == 4 and back[-1]["error"] == "does not fit"
+    plot(rows, tmp_path / "s.png")
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
