@@ -52,6 +52,8 @@ sweep: $(STAMP)
 bench: $(STAMP)
 	@echo "== benchmarks =="
 	$(PY) -m bench.bench_fpga
+	$(PY) -m bench.bench_golden
+	$(PY) -m bench.bench_cosim
 # bench-lines-end
 
 lint: $(STAMP)

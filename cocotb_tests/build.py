@@ -106,23 +106,25 @@ def _run(cmd: list[str], cwd: Path, what: str, log: Path) -> None:
     with open(log, "a") as f:
         f.write(f"$ {shlex.join(cmd)}\n")
         f.flush()
-        r = subprocess.run(cmd, cwd=cwd, env=sim_env(), stdout=f, stderr=subprocess.STDOUT)
+        r = subprocess.run(cmd, cwd=cwd, env=sim_env(), stdout=f, stderr=subprocess.STDOUT, check=False)
     if r.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-30:])
         raise RuntimeError(f"{what} failed (exit {r.returncode}), log {log}:\n{tail}")
 
 
-def get_build(gen_args: str, patches: tuple[tuple[str, str], ...] = (), quiet: bool = True) -> Build:
+def get_build(gen_args: str, patches: tuple[tuple[str, str], ...] = (), quiet: bool = True,
+              root: Path | None = None) -> Build:
     """The cached build for ``python -m gen <gen_args>``; builds it (under a lock) when missing.
 
     ``patches`` are (regex, replacement) pairs applied to the generated Verilog: a scratch copy,
     used only to prove the regression catches a broken core.
     """
     key = build_key(gen_args, patches)
-    bdir = BUILD_ROOT / key
+    root = root or BUILD_ROOT
+    bdir = root / key
     stamp = bdir / "BUILT"
-    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
-    with open(BUILD_ROOT / f"{key}.lock", "w") as lock:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stamp.exists():
             _build(gen_args, patches, bdir, quiet)
@@ -164,7 +166,7 @@ def _build(gen_args: str, patches, bdir: Path, quiet: bool) -> None:
         build_dir=bdir / "sim",
         build_args=VERILATOR_FLAGS,
         timescale=TIMESCALE,
-        log_file=log if quiet else None,
+        log_file=bdir / "verilator.log" if quiet else None,
     )
     with open(log, "a") as f:
         f.write(f"verilator build: {time.monotonic() - t1:.2f} s\n")

@@ -7,6 +7,7 @@ comes from its config.json; the jobs (stimulus + golden outputs) come from the h
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from pathlib import Path
 
@@ -14,7 +15,20 @@ import cocotb
 
 from . import coverage
 from .design import load_design
-from .plan import KINDS, RESET_POINTS, TRAFFIC, bulk_key, coverage_keys, directed_key, load_plan, reset_keys, traffic_key
+from .plan import (
+    KINDS,
+    NET_BEAT,
+    NET_BULK,
+    RESET_POINTS,
+    SHARED_KEY,
+    TRAFFIC,
+    bulk_key,
+    coverage_keys,
+    directed_key,
+    load_plan,
+    reset_keys,
+    traffic_key,
+)
 from .tb import TB
 from .traffic import STALL_NAMES
 
@@ -40,7 +54,7 @@ def _jobs(key: str):
 async def random_traffic(dut, src: str, snk: str) -> None:
     """Random frames of every kind, random split and channel block, under one traffic pattern."""
     d = _design()
-    tb = TB(dut, d, src, snk, seed=SEED)
+    tb = TB(dut, d, src, snk, seed=SEED, name=f"random_traffic/{src}/{snk}")
     await tb.start()
     for job in _jobs(traffic_key(src, snk)):
         await tb.run(job)
@@ -55,7 +69,7 @@ async def directed(dut, kind: str) -> None:
     """Directed extremes at every legal split: full fan-in all-match / all-mismatch, ties,
     negative polarity, constant channels, multi-threshold; input idle and output stalls on."""
     d = _design()
-    tb = TB(dut, d, "bern10", "bern50", seed=SEED)
+    tb = TB(dut, d, "bern10", "bern50", seed=SEED, name=f"directed/{kind}")
     await tb.start()
     for job in _jobs(directed_key(kind)):
         await tb.run(job)
@@ -84,11 +98,7 @@ async def _interrupt(tb: TB, d, rng: random.Random, jobs, phase: str, where: str
             if tb.sink.valid_seen and tb.beat_src.taken > 0:
                 await tb.cycles(rng.randint(1, 8))  # the beat sits on a stalled output
                 break
-        elif where == "beats" and tb.beat_src.taken >= max(1, total // 2):
-            break
-        elif where == "drain" and tb.sink.fired > 0:
-            break
-        elif where == "thr" and tb.thr_src.taken > 0:
+        elif where == "beats" and tb.beat_src.taken >= max(1, total // 2) or where == "drain" and tb.sink.fired > 0 or where == "thr" and tb.thr_src.taken > 0:
             break
     else:
         raise AssertionError(f"never reached the reset point ({phase}/{where})")
@@ -104,7 +114,7 @@ async def _interrupt(tb: TB, d, rng: random.Random, jobs, phase: str, where: str
 async def reset_mid_stream(dut, where: str) -> None:
     """Reset while thresholds load / beats stream / results drain; then the next run is exact."""
     d = _design()
-    tb = TB(dut, d, "bern50", "bern50", seed=SEED)
+    tb = TB(dut, d, "bern50", "bern50", seed=SEED, name=f"reset_mid_stream/{where}")
     await tb.start()
     rng = random.Random(f"{SEED}/rst/{where}")
     cut, after = reset_keys(where)
@@ -120,7 +130,7 @@ async def reset_mid_stream(dut, where: str) -> None:
 async def reset_while_stalled(dut) -> None:
     """Hold ready low until an output beat waits, reset, then: nothing comes out, next run exact."""
     d = _design()
-    tb = TB(dut, d, "none", "bern50", seed=SEED)
+    tb = TB(dut, d, "none", "bern50", seed=SEED, name="reset_while_stalled")
     await tb.start()
     rng = random.Random(f"{SEED}/stall")
     cut, after = reset_keys("stall")
@@ -137,7 +147,7 @@ async def coverage_closure(dut) -> None:
     """Every stall pattern x every reset phase, with frames aimed at below/tie/above for both
     polarities; fails if any planned cross bin stays empty."""
     d = _design()
-    tb = TB(dut, d, seed=SEED)
+    tb = TB(dut, d, seed=SEED, name="coverage_closure")
     await tb.start()
     rng = random.Random(f"{SEED}/cov")
     for stall in STALL_NAMES:
@@ -161,11 +171,47 @@ async def coverage_closure(dut) -> None:
 async def bulk(dut, pattern: str) -> None:
     """Many frames through the HDL harness (idle and backpressure from HDL generators)."""
     d = _design()
-    tb = TB(dut, d, pattern, pattern, seed=SEED)
+    tb = TB(dut, d, pattern, pattern, seed=SEED, name=f"bulk/{pattern}")
     await tb.start(per_beat=False)
     cycles = await tb.run_bulk(_jobs(bulk_key(pattern)), Path("."))
     tb.check()
     dut._log.info("bulk %s: %d output beats in %d cycles", pattern, tb.scoreboard.checked, cycles)
+
+
+@cocotb.test()
+@cocotb.parametrize((("src", "snk"), TRAFFIC[1:5]))
+async def shared_cases(dut, src: str, snk: str) -> None:
+    """The golden.stimulus cases the amaranth.sim tests run, for this configuration, per beat."""
+    d = _design()
+    jobs = _jobs(SHARED_KEY)
+    tb = TB(dut, d, src, snk, seed=SEED, name=f"shared_cases/{src}/{snk}")
+    await tb.start()
+    for job in jobs:
+        await tb.run(job)
+    await tb.cycles(SETTLE)
+    tb.check()
+    dut._log.info("%d shared cases, %d output beats checked", len(jobs), tb.scoreboard.checked)
+
+
+@cocotb.test()
+async def network_layer(dut) -> None:
+    """One layer of a program on the core (cocotb_tests/network.py): bulk chunks or per-beat jobs;
+    every received beat goes to net_out.pkl for the host, and the scoreboard checks them all."""
+    d = _design()
+    plan = load_plan()
+    bulk = sorted((k for k in plan if k.startswith(NET_BULK)), key=lambda k: int(k.rsplit("/", 1)[1]))
+    tb = TB(dut, d, seed=SEED, name="network_layer", keep=True)
+    await tb.start(per_beat=not bulk)
+    try:
+        if bulk:
+            for key in bulk:
+                await tb.run_bulk(plan[key], Path("."))
+        else:
+            for job in plan[NET_BEAT]:
+                await tb.run(job)
+    finally:
+        Path("net_out.pkl").write_bytes(pickle.dumps(tb.scoreboard.received))
+    tb.check()
 
 
 @cocotb.test()

@@ -118,6 +118,13 @@ def _field(name: str, spec: dict) -> Field:
     return Field(name, int(spec["offset"]), width, elem, count, "elem_width" in spec or "count" in spec)
 
 
+def _port_by_meaning(raw: dict, key: str, word: str, default: str) -> str:
+    """Clock / reset port: an explicit key, else the port whose meaning names it."""
+    if key in raw:
+        return raw[key]
+    return next((p["name"] for p in raw.get("ports", []) if word in p.get("meaning", "").lower()), default)
+
+
 def load_design(out_dir: str | Path) -> Design:
     """Parse ``out_dir/config.json`` written by ``python -m gen``."""
     out_dir = Path(out_dir)
@@ -128,9 +135,18 @@ def load_design(out_dir: str | Path) -> Design:
     try:
         streams = {}
         for name, s in raw["streams"].items():
-            fields = {fname: _field(fname, f) for fname, f in s["fields"].items()}
-            streams[name] = Stream(name, s["dir"], s["valid"], s["ready"], s["payload"], int(s["width"]), fields)
-        sources = tuple(sorted(out_dir.glob("*.v"))) + tuple(sorted(out_dir.glob("*.sv")))
-        return Design(out_dir, raw["top"], raw["clock"], raw["reset"], dict(raw["params"]), streams, sources, raw)
+            items = s["fields"].items() if isinstance(s["fields"], dict) else [(f["name"], f) for f in s["fields"]]
+            fields = {fname: _field(fname, f) for fname, f in items}
+            direction = s.get("direction", s.get("dir"))
+            streams[name] = Stream(name, direction, s["valid"], s["ready"], s["payload"], int(s["width"]), fields)
+        params = dict(raw.get("parameters", raw.get("params", {})))
+        params.update(raw.get("derived", {}))
+        if "verilog" in raw:
+            sources = (out_dir / raw["verilog"],)
+        else:
+            sources = tuple(sorted(out_dir.glob("*.v"))) + tuple(sorted(out_dir.glob("*.sv")))
+        clock = _port_by_meaning(raw, "clock", "clock", "clk")
+        reset = _port_by_meaning(raw, "reset", "reset", "rst")
+        return Design(out_dir, raw["top"], clock, reset, params, streams, sources, raw)
     except KeyError as e:
         raise DesignError(f"{out_dir / 'config.json'}: missing key {e}") from None

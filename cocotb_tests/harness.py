@@ -35,6 +35,8 @@ def _ports(d: Design) -> list[tuple[str, str, int]]:
         for name, p in items:
             direction = p.get("dir", p.get("direction"))
             ports.append((p.get("name", name), "in" if direction.startswith("in") else "out", int(p["width"])))
+        if d.clock not in [n for n, _, _ in ports]:
+            raise ValueError(f"config.json ports lack the clock {d.clock!r}")
         return ports
     ports = [(d.clock, "in", 1), (d.reset, "in", 1)]
     for s in d.streams.values():
@@ -92,9 +94,7 @@ def harness_verilog(d: Design) -> str:
     # core-side nets: inputs muxed between the pass-through port and the players
     conn = []
     for n, di, _w in ports:
-        if di == "out":
-            conn.append(f"        .{n}({n})")
-        elif n in (clk, rst):
+        if di == "out" or n in (clk, rst):
             conn.append(f"        .{n}({n})")
         elif n == thr.valid:
             conn.append(f"        .{n}(h_ext ? {n} : t_valid)")

@@ -1,122 +1,104 @@
-"""Stimulus -> :class:`~cocotb_tests.tb.Job`: port-level beats plus the golden output beats.
+"""Shared stimulus (golden/stimulus.py) + shared reference (golden/reference.py) -> port-level Jobs.
 
-A frame is one reduction (``first`` .. ``last``) over every row; its outputs are the drained row
-groups. Thresholds and polarities are chosen per frame, and some choices look at the frame's
-popcounts first so that ties (P == T), near misses and constant channels really occur.
+Host side only (imports the golden model). A frame is one reduction (``first`` .. ``last``) over
+every row; its outputs are the drained row groups. The data comes from the shared reduction
+builder; thresholds are chosen after looking at the frame's popcounts (ref_array), so ties,
+near misses and constant channels really occur; expected beats come from ref_threshold(ref_array).
 """
 
 from __future__ import annotations
 
 import random
 
-import numpy as np
-
-from golden.conventions import multi_threshold
+from golden.reference import ref_array, ref_threshold, threshold_table
+from golden.stimulus import Case, ThrWrite, _max_beats, _reduction, cases
 
 from .design import Design
-from .plan import KINDS  # noqa: F401  (the kinds frame() understands)
+from .plan import KINDS
 from .tb import Job
 
-
-def _popcounts(d: Design, act, wgt) -> np.ndarray:
-    """P[r, c] of one frame: sum over beats of popcount(XNOR(act_r, wgt_{r % W, c})) on K bits."""
-    R, C, K, W = d.rows, d.cols, d.k, d.weight_rows
-    a = np.asarray(act, dtype=object)  # [L, R] python ints (K may exceed 64)
-    w = np.asarray(wgt, dtype=object)  # [L, W*C]
-    mask = (1 << K) - 1
-    P = np.zeros((R, C), dtype=np.int64)
-    for t in range(a.shape[0]):
-        for r in range(R):
-            for c in range(C):
-                P[r, c] += K - ((a[t, r] ^ w[t, (r % W) * C + c]) & mask).bit_count()
-    return P
+# "cover" gives channel c the (T - P, polarity) pair COVER[(c + rot) % 6]: below / tie / above x +-1
+COVER = [(delta, pol) for delta in (1, 0, -1) for pol in (1, 0)]
+_MODES = {"all_match": "match", "all_mismatch": "mismatch"}
 
 
-def expected_outputs(d: Design, P: np.ndarray, split: int, thr, pol) -> list[dict]:
-    """Out beats of a frame: row groups of 2**split summed, thresholded, in drain order."""
-    s = 1 << split
-    R = d.rows
-    ts = np.asarray(thr, dtype=np.int64)  # [C, N]
-    sg = np.where(np.asarray(pol) > 0, 1, -1)
-    out = []
-    for g in range(R // s):
-        p = P[g * s:(g + 1) * s].sum(axis=0)
-        y = multi_threshold(p, ts, sg)
-        out.append(dict(row=g * s, p=[int(v) for v in p], y=[int(v) for v in y], last_row=int(g == R // s - 1)))
-    return out
+def params(d: Design) -> dict:
+    """The AccelConfig parameters as the reference functions take them."""
+    return dict(d.raw["parameters"])
 
 
-COVER = [(rel, pol) for rel in (1, 0, -1) for pol in (1, 0)]  # T - P (below, tie, above) x polarity
+def to_job(d: Design, thr_writes, reductions, name: str) -> Job:
+    """Port-level beats and the golden out beats (with per-beat thresholds for coverage)."""
+    p = params(d)
+    case = Case(name, tuple(sorted(p.items())), tuple(thr_writes), tuple(reductions))
+    drain = ref_array(p, case.reductions)
+    expected = ref_threshold(p, case.thr_writes, drain)
+    t, pol = threshold_table(p, case.thr_writes)  # [blocks, N, C], [blocks, C] (+-1)
+    meta = [{"thr": t[b["chan_block"]].T.tolist(), "pol": [int(v > 0) for v in pol[b["chan_block"]]]}
+            for b in drain]
+    return Job(case.thr_beats(), case.beats(), expected, meta, name)
 
 
-def _thresholds(d: Design, rng: random.Random, kind: str, P: np.ndarray, split: int, rot: int = 0):
-    """thr[C][N], pol[C] for a frame; directed kinds aim at ties, extremes and constant channels;
-    "cover" gives channel c the relation/polarity COVER[(c + rot) % 6] for the first row group."""
+def to_job_unchecked(d: Design, thr_writes, reductions, expected: list[dict], name: str) -> Job:
+    """A Job whose expected beats the caller computed (e.g. vectorized for a whole network layer)."""
+    case = Case(name, tuple(sorted(params(d).items())), tuple(thr_writes), tuple(reductions))
+    return Job(case.thr_beats(), case.beats(), expected, [], name)
+
+
+def splits(d: Design) -> list[int]:
+    """Every split value the core takes: 2**split rows per group, the last group truncated."""
+    return list(range(((d.rows - 1).bit_length()) + 1))
+
+
+def chan_blocks(d: Design) -> int:
+    return max(1, d.channels // d.cols)
+
+
+def _thresholds(d: Design, rng: random.Random, kind: str, p0, rot: int) -> tuple[list, list]:
+    """thr[C][N], pol[C] for a frame whose first row group has popcounts p0."""
     C, N, F = d.cols, d.n_thresholds, d.max_fanin
-    s = 1 << split
-    p0 = P[:s].sum(axis=0)  # the first drained group
     thr, pol = [], []
     for c in range(C):
+        base = int(p0[c])
         if kind == "cover":
             delta, pc = COVER[(c + rot) % len(COVER)]
-            ts = [min(max(int(p0[c]) + delta, 0), F + 1) for _ in range(N)]
+            ts = [min(max(base + delta, 0), F + 1)] * N
         elif kind == "ties":
-            base = int(p0[c])
-            ts = [min(max(base + rng.choice((0, 0, -1, 1)), 0), F + 1) for _ in range(N)]
-            ts[0] = base
+            ts = [base] + [min(max(base + rng.choice((0, -1, 1)), 0), F + 1) for _ in range(N - 1)]
             pc = rng.randint(0, 1)
         elif kind == "constant":
-            ts = [rng.choice((0, F + 1)) for _ in range(N)]
+            ts = [rng.choice((0, F + 1)) for _ in range(N)]  # T = 0 / F + 1: constant channels
             pc = rng.randint(0, 1)
         else:
-            lo, hi = max(0, int(p0[c]) - 3), min(F + 1, int(p0[c]) + 3)
-            ts = [rng.randint(lo, hi) if rng.random() < 0.7 else rng.randint(0, F + 1) for _ in range(N)]
+            ts = [rng.randint(max(0, base - 3), min(F + 1, base + 3)) if rng.random() < 0.7
+                  else rng.randint(0, F + 1) for _ in range(N)]
             pc = 0 if kind == "negative" else rng.randint(0, 1)
         thr.append(ts)
         pol.append(pc)
     return thr, pol
 
 
+def thr_write(d: Design, addr: int, thr, pol) -> ThrWrite:
+    """thr[c][i] -> the memory entry layout (threshold i of column c at index i*C + c)."""
+    return ThrWrite(addr, tuple(thr[c][i] for i in range(d.n_thresholds) for c in range(d.cols)), tuple(pol))
+
+
 def frame(d: Design, rng: random.Random, kind: str = "random", length: int | None = None, split: int = 0,
           chan_block: int = 0, thr=None, pol=None, name: str = "frame", rot: int = 0) -> Job:
-    """One frame of the given kind (see KINDS); ``thr``/``pol`` fixed when given."""
-    R, C, K, W = d.rows, d.cols, d.k, d.weight_rows
-    s = 1 << split
-    max_len = max(1, d.max_fanin // (K * s))
-    if kind in ("all_match", "all_mismatch"):
-        length = max_len  # the full fan-in: P reaches F (all match) or 0 (all mismatch)
+    """One frame of ``kind`` (plan.KINDS, or "cover"); ``thr``/``pol`` fixed when given."""
+    if kind not in KINDS and kind != "cover":
+        raise ValueError(f"unknown frame kind {kind!r}")
+    p = params(d)
+    max_len = _max_beats(p, split)
+    if kind in _MODES:
+        length = max_len  # the full fan-in: P reaches its maximum (all match) or 0 (all mismatch)
     elif length is None:
         length = rng.randint(1, min(4, max_len))
-    if length * K * s > d.max_fanin:
-        raise ValueError(f"frame of {length} beats x {K} bits x {s} rows exceeds max_fanin {d.max_fanin}")
-    mask = (1 << K) - 1
-    act, wgt = [], []
-    for _ in range(length):
-        if kind in ("all_match", "all_mismatch"):
-            x = rng.getrandbits(K)
-            wgt.append([x] * (W * C))
-            act.append([x if kind == "all_match" else x ^ mask] * R)
-        else:
-            wgt.append([rng.getrandbits(K) for _ in range(W * C)])
-            act.append([rng.getrandbits(K) for _ in range(R)])
-    P = _popcounts(d, act, wgt)
+    red = _reduction(rng, p, min(length, max_len), split=split, chan_block=chan_block,
+                     mode=_MODES.get(kind, "random"))
     if thr is None or pol is None:
-        thr, pol = _thresholds(d, rng, kind, P, split, rot)
-    beats = [dict(act=act[t], wgt=wgt[t], first=int(t == 0), last=int(t == length - 1), split=split,
-                  chan_block=chan_block) for t in range(length)]
-    writes = [dict(addr=chan_block, thr=[thr[c][i] for i in range(d.n_thresholds) for c in range(C)], pol=pol)]
-    exp = expected_outputs(d, P, split, thr, pol)
-    meta = [dict(thr=thr, pol=pol)] * len(exp)
-    return Job(writes, beats, exp, meta, f"{name}:{kind}")
-
-
-def splits(d: Design) -> list[int]:
-    """log2 of every legal split (a power of two dividing R)."""
-    return [j for j in range(d.rows.bit_length()) if d.rows % (1 << j) == 0]
-
-
-def chan_blocks(d: Design) -> int:
-    return max(1, d.channels // d.cols)
+        thr, pol = _thresholds(d, rng, kind, ref_array(p, [red])[0]["p"], rot)
+    return to_job(d, [thr_write(d, chan_block, thr, pol)], [red], f"{name}:{kind}")
 
 
 def random_frames(d: Design, rng: random.Random, n: int, kinds=("random",), name: str = "f") -> list[Job]:
@@ -127,18 +109,21 @@ def random_frames(d: Design, rng: random.Random, n: int, kinds=("random",), name
 
 def shared_threshold_frames(d: Design, rng: random.Random, n: int, length: int | None = None,
                             name: str = "b") -> list[Job]:
-    """Frames for one bulk run: the harness writes every threshold first, so each channel block
-    gets one threshold set, and frames only reference blocks whose thresholds are final."""
-    blocks = chan_blocks(d)
+    """Frames whose thresholds are fixed per channel block (one set per block): what a bulk run
+    needs, since the harness writes every threshold before the first beat."""
     sets = []
-    for _ in range(blocks):
+    for _ in range(chan_blocks(d)):
         thr = [[rng.randint(0, d.max_fanin + 1) for _ in range(d.n_thresholds)] for _ in range(d.cols)]
         sets.append((thr, [rng.randint(0, 1) for _ in range(d.cols)]))
-    jobs = []
+    out = []
     for i in range(n):
-        cb = rng.randrange(blocks)
-        split = rng.choice(splits(d))
-        ln = length or rng.randint(1, min(4, max(1, d.max_fanin // (d.k << split))))
-        jobs.append(frame(d, rng, "random", length=ln, split=split, chan_block=cb, thr=sets[cb][0],
-                          pol=sets[cb][1], name=f"{name}{i}"))
-    return jobs
+        cb = rng.randrange(len(sets))
+        out.append(frame(d, rng, "random", length=length, split=rng.choice(splits(d)), chan_block=cb,
+                         thr=sets[cb][0], pol=sets[cb][1], name=f"{name}{i}"))
+    return out
+
+
+def shared_cases(d: Design) -> list[Job]:
+    """The cases of golden.stimulus.cases() (also run by the amaranth.sim tests) for this config."""
+    mine = tuple(sorted(params(d).items()))
+    return [to_job(d, c.thr_writes, c.reductions, c.name) for c in cases() if c.params == mine]

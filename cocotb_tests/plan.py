@@ -14,9 +14,31 @@ import random
 from pathlib import Path
 
 from .design import Design
+from .harness import BEAT_DEPTH
 from .tb import Job
 
 PLAN_FILE = "plan.pkl"
+# name -> gen arguments (what a user types after `python -m gen`). Most equal the parameters of
+# cases in golden.stimulus.cases(), so the shared amaranth.sim vectors run here too ("shared").
+CONFIGS = {
+    "1x1_k1": "--rows 1 --cols 1 --k 1 --max-fanin 16 --weight-hop 4",
+    "2x3_k7": "--rows 2 --cols 3 --k 7 --max-fanin 70 --weight-hop 4",
+    "2x2_k7_n3": "--rows 2 --cols 2 --k 7 --max-fanin 70 --weight-hop 4 --n-thresholds 3",
+    "8x2_k7_w8": "--rows 8 --cols 2 --k 7 --max-fanin 448 --weight-rows 8 --weight-hop 4",
+    "3x2_k32_w3": "--rows 3 --cols 2 --k 32 --max-fanin 200 --weight-rows 3 --weight-hop 2",
+    "1x8_k7_c24": "--rows 1 --cols 8 --k 7 --max-fanin 60 --channels 24 --weight-hop 4",
+    "16x16_k8": "--rows 16 --cols 16 --k 8 --max-fanin 256 --weight-hop 4",
+}
+# test groups (regexes over cocotb test names); coverage_summary closes every group
+GROUPS = {
+    "traffic": r"random_traffic",
+    "directed": r"directed",
+    "reset": r"reset_",
+    "coverage": r"coverage_closure",
+    "shared": r"shared_cases",
+    "bulk": r"bulk",
+}
+
 # (input idle, output backpressure) pairs of the robustness matrix
 TRAFFIC = [("none", "none"), ("bern10", "bern10"), ("bern50", "bern50"), ("bern90", "bern90"),
            ("bursts", "bursts"), ("bern90", "bern10"), ("bern10", "bern90")]
@@ -44,6 +66,17 @@ def coverage_keys(stall: str, phase: str) -> tuple[str, str]:
 
 def bulk_key(pattern: str) -> str:
     return f"bulk/{pattern}"
+
+
+SPEED_FRAME_BEATS = 64
+
+
+def speed_key(i) -> str:
+    return f"speed/{i}"
+
+
+NET_BULK, NET_BEAT = "net/bulk/", "net/beat"  # network_layer: harness chunks, or per-beat jobs
+SHARED_KEY = "shared"  # golden.stimulus.cases() whose parameters equal this configuration's
 
 
 def make_plan(d: Design, groups, seed: int = 1, scale: float = 1.0) -> dict[str, list[Job]]:
@@ -78,11 +111,40 @@ def make_plan(d: Design, groups, seed: int = 1, scale: float = 1.0) -> dict[str,
                     cut, run = coverage_keys(stall, phase)
                     plan[cut] = jobs.shared_threshold_frames(d, rng, 2, name="cut")
                     plan[run] = jobs.random_frames(d, rng, 6, ("cover",), name=f"{stall}/{phase}/")
+        elif group == "shared":
+            plan[SHARED_KEY] = jobs.shared_cases(d)
+        elif group == "speed":
+            # long reductions, one threshold set: harness-sized chunks for the throughput benchmark
+            per = max(1, BEAT_DEPTH // SPEED_FRAME_BEATS)
+            frames = jobs.shared_threshold_frames(d, rng, per, length=SPEED_FRAME_BEATS, name="speed")
+            for i in range(n(4)):
+                plan[speed_key(i)] = frames  # the same frames replayed: stimulus cost stays off the clock
+            plan[speed_key("per_beat")] = frames[:max(1, 2000 // SPEED_FRAME_BEATS)]
         elif group == "bulk":
             for pattern in STALL_NAMES:
                 plan[bulk_key(pattern)] = jobs.shared_threshold_frames(d, rng, n(40))
         else:
             raise ValueError(f"unknown test group {group!r}")
+    return plan
+
+
+def network_plan(jobs: list[Job], bulk: bool) -> dict[str, list[Job]]:
+    """One layer's jobs: per beat, or cut into chunks that fit the harness memories."""
+    from .harness import OUT_DEPTH, THR_DEPTH
+    if not bulk:
+        return {NET_BEAT: jobs}
+    plan: dict[str, list[Job]] = {}
+    chunk: list[Job] = []
+    sizes = [0, 0, 0]
+    for j in jobs:
+        add = (len(j.beats), len(j.expected), len(j.thr_writes))
+        if chunk and any(s + a > cap for s, a, cap in zip(sizes, add, (BEAT_DEPTH, OUT_DEPTH, THR_DEPTH), strict=True)):
+            plan[f"{NET_BULK}{len(plan)}"] = chunk
+            chunk, sizes = [], [0, 0, 0]
+        chunk.append(j)
+        sizes = [s + a for s, a in zip(sizes, add, strict=True)]
+    if chunk:
+        plan[f"{NET_BULK}{len(plan)}"] = chunk
     return plan
 
 

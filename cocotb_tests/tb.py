@@ -17,6 +17,7 @@ sampled handshakes are exactly those the core sees at the edge.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections import deque
@@ -33,6 +34,7 @@ from .harness import BEAT_DEPTH, BEAT_HEX, OUT_DEPTH, OUT_HEX, THR_DEPTH, THR_HE
 from .traffic import PATTERNS, Pattern
 
 PERIOD_NS = 10
+STATS_FILE = "stats.jsonl"
 WATCHDOG_CYCLES = 2000  # cycles without any handshake while work is pending -> the test fails
 
 
@@ -58,8 +60,10 @@ class Job:
 class Scoreboard:
     """In-order checker: every output beat must equal the next expected one, and none may be extra."""
 
-    def __init__(self, log, on_match=None):
+    def __init__(self, log, on_match=None, keep: bool = False):
         self.log = log
+        self.keep = keep  # also keep every received beat (network runs read them back)
+        self.received: list[dict] = []
         self.queue: deque = deque()
         self.checked = 0
         self.mismatches: list[str] = []
@@ -75,6 +79,8 @@ class Scoreboard:
         return n
 
     def got(self, beat: dict) -> None:
+        if self.keep:
+            self.received.append(beat)
         if not self.queue:
             self._fail(f"unexpected output beat (nothing pending): {_short(beat)}")
             return
@@ -185,8 +191,10 @@ class _Sink:
 class TB:
     """Owns the clock, reset, drivers, monitor, scoreboard and watchdog of one harness instance."""
 
-    def __init__(self, dut, design: Design, src: str = "none", snk: str = "none", seed: int = 1):
+    def __init__(self, dut, design: Design, src: str = "none", snk: str = "none", seed: int = 1,
+                 name: str = "tb", keep: bool = False):
         self.dut = dut
+        self.name = name
         self.d = design
         self.log = dut._log
         self.rng = random.Random(seed)
@@ -194,7 +202,7 @@ class TB:
         self.clk = getattr(dut, design.clock)
         self.rst = getattr(dut, design.reset)
         self.reset_phase = "none"  # the last reset: none | mid_stream | out_stalled (coverage label)
-        self.scoreboard = Scoreboard(self.log, self._covered)
+        self.scoreboard = Scoreboard(self.log, self._covered, keep)
         self.src_pattern, self.snk_pattern = PATTERNS[src], PATTERNS[snk]
         self.thr_src = _Source(dut, design.thr, self.src_pattern, self.rng)
         self.beat_src = _Source(dut, design.beat, self.src_pattern, self.rng)
@@ -313,10 +321,18 @@ class TB:
                 break
 
     def check(self) -> None:
-        """Fail on any mismatch or missing beat, and on a dead cycle loop."""
+        """Fail on any mismatch or missing beat, and on a dead cycle loop; append the run's
+        numbers to stats.jsonl in the run directory (read by ``make sim``)."""
+        sb = self.scoreboard
+        stats = {"test": self.name,
+                 "checked": sb.checked, "mismatches": len(sb.mismatches), "missing": sb.pending,
+                 "cycles": self.cycle + self.bulk_cycles, "bulk_cycles": self.bulk_cycles,
+                 "bulk_sim_seconds": round(self.bulk_sim_seconds, 4)}
+        with open(STATS_FILE, "a") as f:
+            f.write(json.dumps(stats) + "\n")
         if self._loop is not None and self._loop.done():
             self._loop.result()
-        self.scoreboard.assert_clean()
+        sb.assert_clean()
 
     # -- bulk jobs through the harness -----------------------------------------------------------
     async def run_bulk(self, jobs: list[Job], workdir: Path = Path("."), src: str | None = None,

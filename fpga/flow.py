@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,13 +85,41 @@ def _yosys(stem: str, build_dir: Path, timeout: float, notes: list[str]) -> floa
                 f"yosys_{stem}.log", timeout)
 
 
+def _nextpnr_opts(options: FlowOptions) -> list[str]:
+    return [*options.nextpnr_opts, "--seed", str(options.seed), "--timing-allow-fail"]
+
+
+def _pnr_and_pack(platform, family: str, build_dir: Path, options: FlowOptions) -> dict[str, float]:
+    """nextpnr (always with --report) and, if asked, icepack / ecppack; returns their times."""
+    times: dict[str, float] = {}
+    if family == "ice40":
+        pkg = platform.package.lower() + platform._nextpnr_package_options.get(platform.device, "")
+        cmd = [tool("NEXTPNR_ICE40"), *platform._nextpnr_device_options[platform.device].split(),
+               "--package", pkg, "--json", "top.json", "--pcf", "top.pcf", "--asc", "top.asc"]
+    else:
+        cmd = [tool("NEXTPNR_ECP5"), *platform._nextpnr_device_options[platform.device].split(),
+               "--package", platform._nextpnr_package_options[platform.package].upper(),
+               "--speed", str(platform.speed), "--json", "top.json", "--lpf", "top.lpf",
+               "--textcfg", "top.config"]
+    cmd += [*_nextpnr_opts(options), "--report", "nextpnr_report.json", "--log", "top.tim"]
+    times["pnr"] = _run("nextpnr", cmd, build_dir, "nextpnr.log", options.timeout_s)
+    if options.pack:
+        if family == "ice40":
+            times["pack"] = _run("icepack", [tool("ICEPACK"), "top.asc", "top.bin"], build_dir, "pack.log",
+                                 options.timeout_s)
+        else:
+            times["pack"] = _run("ecppack", [tool("ECPPACK"), "--input", "top.config", "--bit", "top.bit"],
+                                 build_dir, "pack.log", options.timeout_s)
+    return times
+
+
 def run_flow(platform, top, build_dir: str | os.PathLike, *, family: str, design: str, device: str,
              params: dict, target_mhz: float, ops_per_cycle: int, core_module: str | None,
              options: FlowOptions | None = None, host_interface: str = "") -> PpaReport:
     """Elaborate `top` for `platform`, synthesize, place and route (and pack); return the report.
 
-    `core_module` is the RTLIL module name of the accelerator core; it is kept as its own hierarchy
-    level through synthesis so its cells can be counted apart from the shell around it.
+    `core_module` is the RTLIL module name of the accelerator core; it is also synthesized alone (in a
+    thread beside the main synthesis and P&R) so its cells are counted apart from the shell around it.
     """
     options = options or FlowOptions()
     build_dir = Path(build_dir)
@@ -103,46 +132,32 @@ def run_flow(platform, top, build_dir: str | os.PathLike, *, family: str, design
     times["elaborate"] = time.monotonic() - t0
 
     notes = list(options.extra_notes)
-    times["synth"] = _yosys("top", build_dir, options.timeout_s, notes)
+    core_job = None
+    pool = ThreadPoolExecutor(max_workers=1)
     if core_module is not None:
-        # The core's own cost: the same script with the core as top. (Keeping it as a hierarchy level
-        # of the full design would do it in one run, but hits the same Yosys 0.70 ABC9 assertion.)
+        # The core's own cost: the same script with the core as top, run beside the main flow (it only
+        # feeds the statistics). Keeping the core as a hierarchy level of the full design would need one
+        # run, but trips the same Yosys 0.70 ABC9 assertion.
         script = (build_dir / "top.ys").read_text()
         script = re.sub(r"(synth_\w+[^\n]*)-top top\b", rf"\1-top {core_module}", script)
         script = script.replace("top.stat.json", "core.stat.json").replace("write_json top.json", "")
         (build_dir / "core.ys").write_text(script)
-        times["synth_core"] = _yosys("core", build_dir, options.timeout_s, notes)
-
-    nextpnr_opts = [*options.nextpnr_opts, "--seed", str(options.seed), "--timing-allow-fail"]
-    if family == "ice40":
-        pkg = platform.package.lower() + platform._nextpnr_package_options.get(platform.device, "")
-        cmd = [tool("NEXTPNR_ICE40"), *platform._nextpnr_device_options[platform.device].split(),
-               "--package", pkg, "--json", "top.json", "--pcf", "top.pcf", "--asc", "top.asc"]
-    else:
-        cmd = [tool("NEXTPNR_ECP5"), *platform._nextpnr_device_options[platform.device].split(),
-               "--package", platform._nextpnr_package_options[platform.package].upper(),
-               "--speed", str(platform.speed), "--json", "top.json", "--lpf", "top.lpf",
-               "--textcfg", "top.config"]
-    cmd += [*nextpnr_opts, "--report", "nextpnr_report.json", "--log", "top.tim"]
-    times["pnr"] = _run("nextpnr", cmd, build_dir, "nextpnr.log", options.timeout_s)
-
-    bitstream = None
-    if options.pack:
-        if family == "ice40":
-            times["pack"] = _run("icepack", [tool("ICEPACK"), "top.asc", "top.bin"], build_dir, "pack.log",
-                                 options.timeout_s)
-            bitstream = "top.bin"
-        else:
-            times["pack"] = _run("ecppack", [tool("ECPPACK"), "--input", "top.config", "--bit", "top.bit"],
-                                 build_dir, "pack.log", options.timeout_s)
-            bitstream = "top.bit"
+        core_job = pool.submit(_yosys, "core", build_dir, options.timeout_s, notes)
+    try:
+        times["synth"] = _yosys("top", build_dir, options.timeout_s, notes)
+        times.update(_pnr_and_pack(platform, family, build_dir, options))
+        if core_job is not None:
+            times["synth_core"] = core_job.result()
+    finally:
+        pool.shutdown(wait=True)
     times["total"] = time.monotonic() - t0
 
+    bitstream = None if not options.pack else ("top.bin" if family == "ice40" else "top.bit")
     total, _ = parse_yosys_stat(build_dir / "top.stat.json", family)
     core = parse_yosys_stat(build_dir / "core.stat.json", family)[0] if core_module is not None else None
     util, fmax = parse_nextpnr_report(build_dir / "nextpnr_report.json")
     return PpaReport(design=design, device=device, family=family, params=dict(params), target_mhz=target_mhz,
                      total=total, core=core, utilization=util, fmax=fmax, times_s=times,
-                     binary_ops_per_cycle=ops_per_cycle, nextpnr_options=nextpnr_opts,
+                     binary_ops_per_cycle=ops_per_cycle, nextpnr_options=_nextpnr_opts(options),
                      bitstream=str(build_dir / bitstream) if bitstream else None,
                      host_interface=host_interface, notes=notes)

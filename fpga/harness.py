@@ -5,7 +5,7 @@ does not fit (a 32x32 array has thousands of port bits, the UP5K 39 user IOs). T
 per input bit and no LUT; the fold costs about one LUT4 per 3 output bits and is pipelined (one
 register level per LUT level) so it never sets Fmax. Nothing reaching the core is constant, and every
 output bit reaches the `tx` pin, so synthesis can remove nothing. The core's cells are counted apart
-(it is kept as its own hierarchy level), so the harness does not inflate the core's figures.
+(fpga/flow.py synthesizes it alone as well), so the harness does not inflate the core's figures.
 """
 
 

@@ -31,7 +31,7 @@ from .devices import board_for_device
 from .flow import FlowError, FlowOptions, run_flow, tool
 from .harness import OocHarness
 from .report import PpaReport
-from .top import CORE_MODULE, BoardTop
+from .top import CORE_MODULE, BoardTop, board_pll
 
 __all__ = ["FileCore", "ooc_ppa"]
 
@@ -74,7 +74,7 @@ def _yosys_ports(path: Path, top: str) -> dict[str, tuple[str, int]]:
     with tempfile.TemporaryDirectory(prefix="xnorgen_ports_") as tmp:
         tmp = Path(tmp)
         (tmp / path.name).write_text(path.read_text())
-        script = f"{reader} {path.name}; hierarchy -top {top}; write_json -compat-int ports.json"
+        script = f"{reader} {path.name}; hierarchy -top {top}; proc; write_json -compat-int ports.json"
         r = subprocess.run([tool("YOSYS"), "-q", "-p", script], check=False, cwd=tmp, capture_output=True,
                            text=True)
         if r.returncode != 0:
@@ -105,7 +105,7 @@ def ooc_ppa(design, device: str, *, target_mhz: float | None = None, top_module:
     if not ops_per_cycle and hasattr(core, "ops_per_cycle"):
         ops_per_cycle = int(core.ops_per_cycle)
 
-    top = BoardTop(board, OocHarness(core), target)
+    top = BoardTop(board, OocHarness(core), board_pll(board, target))
     opts = FlowOptions(nextpnr_opts=board.nextpnr_opts if nextpnr_opts is None else tuple(nextpnr_opts),
                        seed=seed, pack=pack, timeout_s=timeout_s,
                        extra_notes=[(f"out of context on {board.name} pins; PLL {top.pll_settings.fin_mhz:g} "

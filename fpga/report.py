@@ -1,7 +1,7 @@
 """PPA report of one FPGA build: parsed from Yosys `stat -json` and the nextpnr `--report` JSON.
 
 Why two sources: nextpnr's utilisation is what decides whether a design fits (physical cells, including
-harness and IO), while Yosys' per-module statistics (the core is kept as its own hierarchy level) give
+harness and IO), while Yosys' statistics of the core synthesized on its own give
 the cost of the accelerator core alone, which is what binary ops per LUT must be measured on.
 """
 

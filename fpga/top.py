@@ -11,27 +11,28 @@ from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 from .devices import Board
-from .pll import Pll, ecp5_pll, ice40_pll
+from .pll import Pll, PllSettings, ecp5_pll, ice40_pll
 
-__all__ = ["CORE_MODULE", "BoardTop"]
+__all__ = ["CORE_MODULE", "BoardTop", "board_pll"]
 
 # RTLIL module name Amaranth gives the core (submodule "shell" of "top", its submodule "core").
 CORE_MODULE = "top.shell.core"
 
 
+def board_pll(board: Board, target_mhz: float) -> PllSettings:
+    """PLL settings from the board's clock to `target_mhz` (ValueError if out of the PLL's range)."""
+    plat = board.make_platform()
+    fin_mhz = plat.lookup(plat.default_clk).clock.frequency / 1e6
+    return (ice40_pll if board.family == "ice40" else ecp5_pll)(fin_mhz, target_mhz)
+
+
 class BoardTop(Elaboratable):
     """`shell` is a Component with `rx: In(1)`, `tx: Out(1)` that adds the core as its submodule `core`."""
 
-    def __init__(self, board: Board, shell, target_mhz: float):
+    def __init__(self, board: Board, shell, pll_settings: PllSettings):
         self.board = board
         self.shell = shell
-        clk_hz = self._board_clk_hz()
-        make = ice40_pll if board.family == "ice40" else ecp5_pll
-        self.pll_settings = make(clk_hz / 1e6, target_mhz)
-
-    def _board_clk_hz(self) -> float:
-        plat = self.board.make_platform()
-        return plat.lookup(plat.default_clk).clock.frequency
+        self.pll_settings = pll_settings
 
     def elaborate(self, platform):
         m = Module()

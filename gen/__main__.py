@@ -12,10 +12,7 @@ import shutil
 import sys
 import tempfile
 
-from hdl.config import PARAM_RANGES, AccelConfig, ConfigError
-from hdl.pe import POPCOUNT_STYLES
-
-from .emit import TOP, c_header, config_json, verilog_text
+from hdl.config import PARAM_RANGES, POPCOUNT_STYLES, AccelConfig, ConfigError
 
 
 def _int_or_raw(text: str):
@@ -33,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
     for name, (lo, hi, meaning) in PARAM_RANGES.items():
         default = getattr(defaults, name) if name != "channels" else None
         ap.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_int_or_raw, default=default,
-                        metavar="N", help=f"{meaning}; range {lo}..{hi}"
+                        metavar="N", help=f"{meaning}; range {lo}..{hi}".replace("%", "%%")
                         + (" (default: cols)" if name == "channels" else ""))
     ap.add_argument("--popcount", choices=POPCOUNT_STYLES, default="pair", help="PE popcount structure")
     ap.add_argument("--out", default="build/core", help="output directory")
@@ -65,6 +62,8 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    from .emit import TOP, c_header, config_json, verilog_text  # Amaranth loads only for a valid config
+
     files = {
         f"{TOP}.v": verilog_text(cfg, args.popcount, args.jobs),
         "config.json": config_json(cfg, args.popcount),

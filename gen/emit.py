@@ -50,10 +50,12 @@ FIELD_MEANING = {
 
 def _convert(which: str, cfg: AccelConfig, style: str) -> str:
     if which == "pe":
-        return verilog.convert(XnorPE(cfg.k, cfg.acc_width, style, expose_acc=False), name=pe_module_name(cfg, style))
+        pe = XnorPE(cfg.k, cfg.acc_width, style, expose_acc=False, overlap=bool(cfg.overlap))
+        return verilog.convert(pe, name=pe_module_name(cfg, style), emit_src=False)
     if which == "row":
-        return verilog.convert(XnorRow(cfg, style, "instance"), name=row_module_name(cfg, style))
-    return verilog.convert(XnorCore(cfg, style, "instance"), name=TOP)
+        row = XnorRow(cfg, style, "instance")
+        return verilog.convert(row, name=row_module_name(cfg, style), emit_src=False)
+    return verilog.convert(XnorCore(cfg, style, "instance"), name=TOP, emit_src=False)
 
 
 def verilog_text(cfg: AccelConfig, style: str = "pair", jobs: int = 2) -> str:

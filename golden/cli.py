@@ -19,7 +19,7 @@ EXIT_USAGE = 2
 class ArgParser(argparse.ArgumentParser):
     """ArgumentParser whose errors are a single ``error: ...`` line on stderr, exit code 2."""
 
-    def error(self, message: str):  # noqa: D102 - argparse hook
+    def error(self, message: str):
         print(f"error: {self.prog}: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 

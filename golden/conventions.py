@@ -21,9 +21,20 @@ import numpy as np
 import torch
 
 __all__ = [
-    "PAD_ACT_BIT", "PAD_WGT_BIT",
-    "sign", "to_bits", "from_bits", "pack_bits", "unpack_bits", "pack_words", "unpack_words",
-    "xnor_popcount", "popcount_to_dot", "dot_to_popcount", "threshold", "multi_threshold",
+    "PAD_ACT_BIT",
+    "PAD_WGT_BIT",
+    "dot_to_popcount",
+    "from_bits",
+    "multi_threshold",
+    "pack_bits",
+    "pack_words",
+    "popcount_to_dot",
+    "sign",
+    "threshold",
+    "to_bits",
+    "unpack_bits",
+    "unpack_words",
+    "xnor_popcount",
 ]
 
 PAD_ACT_BIT = 0

@@ -36,7 +36,7 @@ import numpy as np
 
 from golden.errors import FoldError
 
-__all__ = ["f32", "Folded", "acc_range", "fold_float32", "fold_ideal", "eval_float32"]
+__all__ = ["Folded", "acc_range", "eval_float32", "f32", "fold_float32", "fold_ideal"]
 
 _F32_MAX_EXP = 128
 _F32_MIN_EXP = -126

@@ -19,8 +19,17 @@ from torch import nn
 
 from golden.conventions import sign
 
-__all__ = ["SignSTE", "sign_ste", "Sign", "BinaryLinear", "BinaryConv2d", "BatchNorm", "OutputScale",
-           "MultiThresholdAct", "clip_weights"]
+__all__ = [
+    "BatchNorm",
+    "BinaryConv2d",
+    "BinaryLinear",
+    "MultiThresholdAct",
+    "OutputScale",
+    "Sign",
+    "SignSTE",
+    "clip_weights",
+    "sign_ste",
+]
 
 
 class SignSTE(torch.autograd.Function):

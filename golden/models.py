@@ -19,7 +19,7 @@ from torch import nn
 from golden.data import BINARY_INPUT_THRESHOLD
 from golden.layers import BatchNorm, BinaryConv2d, BinaryLinear, OutputScale, Sign
 
-__all__ = ["Block", "Head", "InputBits", "Net", "mlp", "cnn", "build", "ARCHS", "INPUT_KINDS"]
+__all__ = ["ARCHS", "INPUT_KINDS", "Block", "Head", "InputBits", "Net", "build", "cnn", "mlp"]
 
 ARCHS = ("mlp", "cnn")
 INPUT_KINDS = ("u8", "bits")

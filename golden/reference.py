@@ -14,7 +14,7 @@ import numpy as np
 
 from golden.conventions import multi_threshold, pack_bits, unpack_words, xnor_popcount
 
-__all__ = ["acc_width", "ref_pe", "ref_array", "ref_threshold", "ref_core", "threshold_table"]
+__all__ = ["acc_width", "ref_array", "ref_core", "ref_pe", "ref_threshold", "threshold_table"]
 
 
 def acc_width(params) -> int:

@@ -13,9 +13,9 @@ import random
 
 from golden.reference import ref_array
 
-__all__ = ["Reduction", "ThrWrite", "Case", "cases", "random_case", "pack_payload", "unpack_payload"]
+__all__ = ["Case", "Reduction", "ThrWrite", "cases", "pack_payload", "random_case", "unpack_payload"]
 
-DEFAULTS = {"max_fanin": 1024, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1}
+DEFAULTS = {"max_fanin": 1024, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, "overlap": 1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,7 +210,7 @@ def cases() -> list[Case]:
         random_case("r1c1k1", _params(1, 1, 1, max_fanin=16), n_red=4, seed=1),
         random_case("r2c3k7", _params(2, 3, 7, max_fanin=100, weight_hop=1), n_red=4, seed=2),
         random_case("r3c2k32_w3", _params(3, 2, 32, max_fanin=200, weight_rows=3, weight_hop=2), seed=3),
-        random_case("r8c8k64_hop1", _params(8, 8, 64, max_fanin=512, weight_hop=1), n_red=2, seed=4,
+        random_case("r8c8k64_hop1", _params(8, 8, 64, max_fanin=512, weight_hop=1), n_red=2, beats=2, seed=4,
                     idle=0.2, backpressure=0.5),
         random_case("r1c8k7_blocks", _params(1, 8, 7, max_fanin=60, channels=24), n_red=5, seed=5),
         random_case("r8c2k7_split3_fc", _params(8, 2, 7, max_fanin=448, weight_rows=8), n_red=2, seed=6,
@@ -224,6 +224,9 @@ def cases() -> list[Case]:
                     backpressure=0.9),
         random_case("r3c3k7_burst", _params(3, 3, 7, max_fanin=70), n_red=6, beats=1, seed=11, idle=0.0,
                     backpressure=0.0),
+        random_case("r3c3k7_burst_nooverlap", _params(3, 3, 7, max_fanin=70, overlap=0), n_red=6, beats=1,
+                    seed=19, idle=0.0, backpressure=0.3),
+        random_case("r8c2k7_nooverlap", _params(8, 2, 7, max_fanin=70, overlap=0), n_red=3, seed=20),
         _ties_case("r2c3k7_ties_pos", _params(2, 3, 7, max_fanin=70), 12, 1),
         _ties_case("r3c2k32_ties_neg", _params(3, 2, 32, max_fanin=256), 13, 0),
         _ties_case("r2c2k7_ties_multi", _params(2, 2, 7, max_fanin=70, n_thresholds=3), 14, 1),

@@ -21,7 +21,6 @@ from tqdm import tqdm
 
 from golden import data
 from golden.cli import ArgParser, run_main
-from golden.errors import GoldenError
 from golden.export import export
 from golden.intmodel import IntModel
 from golden.layers import clip_weights
@@ -34,9 +33,13 @@ DEFAULTS = {  # (epochs, batch, lr) per dataset, chosen by measurement (see benc
 }
 
 
-def set_threads() -> int:
-    """Use every core we have (2 here); intra-op threads only, no inter-op pool."""
-    n = max(1, min(2, os.cpu_count() or 1))
+def set_threads(requested: int = 0) -> int:
+    """Intra-op threads: ``requested``, else min(2, cores).
+
+    Fixed rather than load-dependent, because the thread count changes float reduction order and
+    so the trained weights: the same seed and thread count give the same program. OMP_WAIT_POLICY
+    is PASSIVE (golden/__init__.py), which keeps 2 threads cheap on a busy machine."""
+    n = requested or max(1, min(2, os.cpu_count() or 1))
     torch.set_num_threads(n)
     return n
 
@@ -84,10 +87,10 @@ def compare(program: Program, torch_scores: np.ndarray, x: np.ndarray) -> tuple[
 
 def run(dataset: str, arch: str, epochs: int | None = None, seed: int = 0, out: str | None = None,
         batch: int | None = None, lr: float | None = None, input_kind: str = "u8", twin: bool = True,
-        scaling: bool = False, stochastic: bool = False, quiet: bool = False) -> dict:
+        scaling: bool = False, stochastic: bool = False, quiet: bool = False, threads: int = 0) -> dict:
     """Train (binary + twin), check the integer model on the test split, export; return the summary."""
     t0 = time.perf_counter()
-    threads = set_threads()
+    threads = set_threads(threads)
     d_ep, d_b, d_lr = DEFAULTS[dataset]
     epochs, batch, lr = epochs or d_ep, batch or d_b, lr or d_lr
     train, test = data.load(dataset, "train"), data.load(dataset, "test")
@@ -145,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scaling", action="store_true", help="XNOR-Net per-channel alpha = mean|W|")
     p.add_argument("--stochastic", action="store_true", help="stochastic binarization while training")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: min(2, cores)); part of what makes a run repeat")
     a = p.parse_args(argv)
+    if not 0 <= a.threads <= 64:
+        p.error(f"--threads must be in [0, 64], got {a.threads}")
     for name in ("epochs", "batch"):
         v = getattr(a, name)
         if v is not None and not 1 <= v <= 100000:
@@ -156,11 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--out must name a .npz file, got {a.out!r}")
     if a.out is not None and not os.path.isdir(os.path.dirname(os.path.abspath(a.out))):
         p.error(f"--out directory {os.path.dirname(os.path.abspath(a.out))!r} does not exist")
-    try:
-        summary = run(a.dataset, a.arch, a.epochs, a.seed, a.out, a.batch, a.lr, a.input_kind, a.twin,
-                      a.scaling, a.stochastic, a.quiet)
-    except GoldenError:
-        raise
+    summary = run(a.dataset, a.arch, a.epochs, a.seed, a.out, a.batch, a.lr, a.input_kind, a.twin,
+                  a.scaling, a.stochastic, a.quiet, a.threads)
     print(json.dumps(summary), flush=True)
     return 0
 

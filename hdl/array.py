@@ -24,12 +24,12 @@ __all__ = ["XnorArray", "pe_module_name"]
 
 def pe_module_name(cfg: AccelConfig, style: str = "pair") -> str:
     """Verilog name of the PE module gen/ emits once and every row instantiates C times."""
-    return f"xnorgen_pe_k{cfg.k}_w{cfg.acc_width}_{style}"
+    return f"xnorgen_pe_k{cfg.k}_w{cfg.acc_width}_o{cfg.overlap}_{style}"
 
 
 def row_module_name(cfg: AccelConfig, style: str = "pair") -> str:
     """Verilog name of the PE-row module gen/ emits once and the array instantiates R times."""
-    return f"xnorgen_row_c{cfg.cols}_k{cfg.k}_w{cfg.acc_width}_{style}"
+    return f"xnorgen_row_c{cfg.cols}_k{cfg.k}_w{cfg.acc_width}_o{cfg.overlap}_{style}"
 
 
 class XnorRow(wiring.Component):
@@ -57,7 +57,7 @@ class XnorRow(wiring.Component):
                 ctl = _delay(m, ctl, 1, f"ctl_c{c}", False)
             if self.pe_mode == "inline":
                 _, res = pe_logic(m, f"pe{c}", act, self.wgt[c], ctl[0], ctl[1], ctl[2], cfg.k,
-                                  cfg.acc_width, self.style)
+                                  cfg.acc_width, self.style, bool(cfg.overlap))
                 m.d.comb += self.res[c].eq(res)
             else:
                 m.submodules[f"pe{c}"] = Instance(
@@ -103,7 +103,9 @@ class XnorArray(wiring.Component):
         beat, pay = self.beat, self.beat.payload
 
         busy = Signal()  # the result bank holds a reduction that has not been read out completely
-        m.d.comb += beat.ready.eq(~pay.last | ~busy)
+        # overlap: only a `last` waits for the bank; otherwise the accumulators are the bank and the
+        # next reduction's `first` waits until they are read
+        m.d.comb += beat.ready.eq(~(pay.last if cfg.overlap else pay.first) | ~busy)
         accept = beat.valid & beat.ready
 
         # -- input register (data loads every cycle; the valid bit tags it) -----------------------
@@ -156,7 +158,7 @@ class XnorArray(wiring.Component):
         fill = cfg.fill_latency()
         cnt = Signal(range(fill + 1))
         draining = Signal()
-        i = Signal(range(R))
+        i = Signal(cfg.row_width)  # at least 1 bit: a zero-width signal becomes [-1:0] in Verilog
         with m.If(accept & pay.last):
             m.d.sync += [busy.eq(1), cnt.eq(fill - 2),
                          bank_split.eq(Mux(pay.first, pay.split, cur_split)),

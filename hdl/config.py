@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
-__all__ = ["AccelConfig", "PARAM_RANGES", "ConfigError"]
+__all__ = ["AccelConfig", "PARAM_RANGES", "POPCOUNT_STYLES", "ConfigError"]
+
+POPCOUNT_STYLES = ("pair", "chain", "tree")  # see hdl.pe.popcount_xnor
 
 
 class ConfigError(ValueError):
@@ -30,6 +32,8 @@ PARAM_RANGES = {
     "weight_rows": (1, "rows", "distinct weight words per column per beat; PE(r, c) uses weight row r % W"),
     "weight_hop": (1, 64, "PE rows per weight pipeline register down a column (row r waits r // hop)"),
     "n_thresholds": (1, 15, "thresholds per channel (1 = binary output)"),
+    "overlap": (0, 1, "1: a result register per PE, results drain while the next reduction accumulates; "
+                      "0: drain from the accumulators, the next `first` beat waits (fewer flip-flops)"),
     "channels": ("cols", 4096, "output channels whose thresholds the core stores (multiple of cols)"),
 }
 
@@ -45,6 +49,7 @@ class AccelConfig:
     weight_rows: int = 1
     weight_hop: int = 4
     n_thresholds: int = 1
+    overlap: int = 1
     channels: int | None = None  # None -> cols
 
     def __post_init__(self):
@@ -133,7 +138,8 @@ class AccelConfig:
         return self.rows
 
     def reduction_period(self) -> int:
-        """Input cycles a reduction occupies the result bank: the next `last` waits this long."""
+        """Cycles a reduction holds the result bank: a `last` (overlap=1) or `first` (overlap=0) beat
+        is accepted no sooner than this after the previous `last` handshake."""
         return self.fill_latency() + self.drain_cycles()
 
 

@@ -11,15 +11,28 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .config import POPCOUNT_STYLES
+
 __all__ = ["POPCOUNT_STYLES", "popcount_xnor", "pe_logic", "XnorPE"]
 
-POPCOUNT_STYLES = ("pair", "tree")
 
+def _balanced_sum(terms: list[Value], m: Module | None = None, name: str = "") -> Value:
+    """Sum as a balanced tree of 2-input adds (short carry chains, each level widens by 1 bit).
 
-def _balanced_sum(terms: list[Value]) -> Value:
-    """Sum as a balanced tree of 2-input adds (short carry chains, each level widens by 1 bit)."""
+    With m given, every partial sum is a kept signal, so Yosys maps each add to a carry chain
+    instead of merging the tree into one multi-operand add (full-adder LUT logic).
+    """
+    level = 0
     while len(terms) > 1:
-        nxt = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+        nxt = []
+        for i in range(0, len(terms) - 1, 2):
+            t = terms[i] + terms[i + 1]
+            if m is not None:
+                s = Signal(len(t), name=f"{name}_s{level}_{i // 2}", attrs={"keep": 1})
+                m.d.comb += s.eq(t)
+                t = s
+            nxt.append(t)
+        level += 1
         if len(terms) % 2:
             nxt.append(terms[-1])
         terms = nxt
@@ -31,6 +44,7 @@ def popcount_xnor(m: Module, name: str, a: Value, w: Value, k: int, style: str =
 
     "pair": the XNOR is fused into a first level that one LUT4 holds per output bit: two bit pairs
     (a0, w0, a1, w1) -> a 2-bit count, then a balanced adder tree (carry chains).
+    "chain": as "pair", but every adder of the tree is kept separate (one carry chain each).
     "tree": XNOR bits straight into a balanced adder tree.
     """
     x = Signal(k, name=f"{name}_xnor")  # a signal, so each bit's use does not re-emit the XNOR
@@ -39,29 +53,32 @@ def popcount_xnor(m: Module, name: str, a: Value, w: Value, k: int, style: str =
         return x[0]
     if style == "tree":
         return _balanced_sum([x[i] for i in range(k)])
-    if style != "pair":
+    if style not in ("pair", "chain"):
         raise ValueError(f"style must be one of {POPCOUNT_STYLES}, not {style!r}")
     terms = [Cat(x[i] ^ x[i + 1], x[i] & x[i + 1]) for i in range(0, k - 1, 2)]
     if k % 2:
         terms.append(x[k - 1])
-    return _balanced_sum(terms)
+    return _balanced_sum(terms, m if style == "chain" else None, name)
 
 
 def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, first: Value, last: Value,
-             k: int, acc_width: int, style: str = "pair") -> tuple[Signal, Signal]:
+             k: int, acc_width: int, style: str = "pair", overlap: bool = True) -> tuple[Signal, Signal]:
     """Add one PE to module m; returns (acc, res).
 
-    On a valid beat: acc <= (first ? 0 : acc) + popcount(~(a ^ w)); on a valid `last` beat the
-    result register res takes the same value (so the next reduction can start the next cycle
-    while res drains). Widths: acc_width is derived from max_fanin, so it never wraps.
+    On a valid beat: acc <= (first ? 0 : acc) + popcount(~(a ^ w)); with overlap, on a valid
+    `last` beat the result register res takes the same value (so the next reduction can start the
+    next cycle while res drains); without, res is acc itself (the array holds back the next
+    `first`). Widths: acc_width is derived from max_fanin, so it never wraps.
     """
     acc = Signal(acc_width, name=f"{name}_acc")
-    res = Signal(acc_width, name=f"{name}_res")
     total = (Mux(first, Const(0, acc_width), acc) + popcount_xnor(m, name, a, w, k, style))[:acc_width]
     with m.If(valid):
         m.d.sync += acc.eq(total)
-        with m.If(last):
-            m.d.sync += res.eq(total)
+    if not overlap:
+        return acc, acc
+    res = Signal(acc_width, name=f"{name}_res")
+    with m.If(valid & last):
+        m.d.sync += res.eq(total)
     return acc, res
 
 
@@ -73,8 +90,10 @@ class XnorPE(wiring.Component):
     generation in seconds and the Verilog small.
     """
 
-    def __init__(self, k: int, acc_width: int, style: str = "pair", expose_acc: bool = True):
+    def __init__(self, k: int, acc_width: int, style: str = "pair", expose_acc: bool = True,
+                 overlap: bool = True):
         self.k, self.acc_width, self.style, self.expose_acc = k, acc_width, style, expose_acc
+        self.overlap = overlap
         ports = {"a": In(k), "w": In(k), "valid": In(1), "first": In(1), "last": In(1),
                  "res": Out(acc_width)}
         if expose_acc:  # tests and formal look at the running sum; the generated core does not
@@ -84,7 +103,7 @@ class XnorPE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         acc, res = pe_logic(m, "pe", self.a, self.w, self.valid, self.first, self.last,
-                            self.k, self.acc_width, self.style)
+                            self.k, self.acc_width, self.style, self.overlap)
         m.d.comb += self.res.eq(res)
         if self.expose_acc:
             m.d.comb += self.acc.eq(acc)

@@ -23,7 +23,7 @@ class ThresholdUnit(wiring.Component):
 
     Pipeline of 3 registers under one enable (out.ready or an empty output): memory read,
     compare (N*C comparators), count. `thr` is always ready; a write is seen by rows the unit
-    accepts in later cycles (the read port is not transparent).
+    accepts in later cycles (the read port is not transparent). rst does not clear the thresholds.
     """
 
     def __init__(self, cfg: AccelConfig):
@@ -52,10 +52,13 @@ class ThresholdUnit(wiring.Component):
                 rp.addr.eq(self.inp.payload.chan_block), rp.en.eq(en),
             ]
             tab = rp.data
-        else:  # one entry: a register (a depth-1 memory would have a zero-width address)
-            tab = Signal(entry)
+        else:  # one entry: a register (a depth-1 memory would have a zero-width address) read
+            reg = Signal(entry, reset_less=True)  # like the memory: kept across rst, read on accept
             with m.If(self.thr.valid):
-                m.d.sync += [tab.thr.eq(self.thr.payload.thr), tab.pol.eq(self.thr.payload.pol)]
+                m.d.sync += [reg.thr.eq(self.thr.payload.thr), reg.pol.eq(self.thr.payload.pol)]
+            tab = Signal(entry, reset_less=True)
+            with m.If(en):
+                m.d.sync += tab.eq(reg)
 
         row_l = data.StructLayout({"row": cfg.row_width, "p": data.ArrayLayout(cfg.acc_width, C),
                                    "last_row": 1})

@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 from fpga.bridge import UartBridge, nbytes
 from fpga.host import FrameDecoder, decode_uart, encode_input, pack_payload, uart_levels, unpack_payload
 from fpga.provisional import ProvisionalCore
-from golden.conventions import pack_bits, unpack_words, xnor_popcount
+from golden.conventions import pack_bits, threshold, unpack_words, xnor_popcount
 
 DIV = 4
 
@@ -80,3 +80,32 @@ def test_payload_pack_roundtrip():
     layout = data.StructLayout({"a": data.ArrayLayout(3, 4), "b": 5, "c": 1})
     fields = {"a": [1, 7, 0, 5], "b": 17, "c": 1}
     assert unpack_payload(layout, pack_payload(layout, fields)) == fields
+
+
+def test_bridge_with_xnorcore_thresholds():
+    """The board top's real payload: thresholds written and beats loaded over the UART, results back."""
+    pytest.importorskip("hdl.core")
+    from hdl.config import AccelConfig
+    from hdl.core import XnorCore
+
+    rows, cols, k, nbeats = 2, 2, 5, 3
+    core = XnorCore(AccelConfig(rows=rows, cols=cols, k=k, max_fanin=64))
+    rng = random.Random(7)
+    thr_l, beat_l, out_l = (core.thr.payload.shape(), core.beat.payload.shape(), core.out.payload.shape())
+    ts, pols = [rng.randrange(0, k * nbeats + 1) for _ in range(cols)], [1, 0]
+    frames = [(1, pack_payload(thr_l, {"addr": 0, "thr": ts, "pol": pols}))]
+    acts = [[rng.getrandbits(k) for _ in range(rows)] for _ in range(nbeats)]
+    wgts = [[rng.getrandbits(k) for _ in range(cols)] for _ in range(nbeats)]
+    frames += [(0, pack_payload(beat_l, {"act": acts[b], "wgt": wgts[b], "first": b == 0, "last": b == nbeats - 1,
+                                         "split": 0, "chan_block": 0})) for b in range(nbeats)]
+    events, _ = run_bridge(core, frames)
+    assert [e for e in events if e[0] == "ack"] == [("ack", 1)] + [("ack", 0)] * nbeats
+    outs = [unpack_payload(out_l, e[2]) for e in events if e[0] == "out"]
+    assert sorted(o["row"] for o in outs) == list(range(rows))
+    for o in outs:
+        a = np.concatenate([unpack_words([acts[b][o["row"]]], k, k) for b in range(nbeats)])
+        for c in range(cols):
+            w = np.concatenate([unpack_words([wgts[b][c]], k, k) for b in range(nbeats)])
+            p = int(xnor_popcount(pack_bits(a), pack_bits(w), k * nbeats))
+            assert o["p"][c] == p, (o["row"], c)
+            assert o["y"][c] == int(threshold(p, ts[c], 1 if pols[c] else -1)), (o["row"], c)

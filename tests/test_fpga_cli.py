@@ -17,6 +17,9 @@ from fpga.pll import ecp5_pll, ice40_pll
     (["--rows", "x"], "invalid int value: 'x'"),
     (["--board", "nexys"], "invalid choice: 'nexys'"),
     (["--mhz", "1000"], "outside 16..275 MHz"),
+    (["--board", "ulx3s-85f", "--mhz", "500"], "outside 3.125..400 MHz"),
+    (["--baud", "0"], "--baud 0 must be positive"),
+    (["--baud", "20000000"], "too fast"),
 ])
 def test_bad_params_one_line_exit_2_nothing_written(args, needle, tmp_path):
     out = tmp_path / "out"

@@ -7,8 +7,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from golden.conventions import (PAD_ACT_BIT, PAD_WGT_BIT, from_bits, pack_bits, pack_words, popcount_to_dot,
-                                xnor_popcount)
+from golden.conventions import (
+    PAD_ACT_BIT,
+    PAD_WGT_BIT,
+    from_bits,
+    pack_bits,
+    pack_words,
+    popcount_to_dot,
+    xnor_popcount,
+)
 from golden.intmodel import popcount_matmul
 
 torch.set_num_threads(1)
@@ -34,5 +41,5 @@ def test_hardware_words_with_pads_give_the_same_p(k, width, seed):
     a, w = rng.integers(0, 2, k, dtype=np.uint8), rng.integers(0, 2, k, dtype=np.uint8)
     aw, ww = pack_words(a, width, PAD_ACT_BIT), pack_words(w, width, PAD_WGT_BIT)
     mask = (1 << width) - 1
-    p_hw = sum(bin(~(x ^ y) & mask).count("1") for x, y in zip(aw, ww, strict=True))
+    p_hw = sum((~(x ^ y) & mask).bit_count() for x, y in zip(aw, ww, strict=True))
     assert p_hw == int(xnor_popcount(pack_bits(a), pack_bits(w), k)) == int(np.sum(a == w))

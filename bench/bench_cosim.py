@@ -1,0 +1,80 @@
+"""Cosimulation speed: 32x32 Verilator build time and simulated cycles/s under cocotb.
+
+Targets (issue 4): build <= 120 s on 2 cores; >= 50,000 simulated cycles/s for the 32x32 array.
+The build is timed from scratch in a fresh directory (no cache), split into `gen` and the
+Verilator build (verilate + C++ compile). Throughput is measured two ways on the same build, both
+checking every output beat against the golden model: the bulk harness (Python wakes once per
+run) and the Python-per-beat testbench used by the robustness tests. Prints one JSON line.
+
+    python -m bench.bench_cosim [--gen-args "--rows 32 --cols 32"] [--chunks 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cocotb_tests.build import JOBS, build_seconds, get_build, run_cocotb
+from cocotb_tests.plan import make_plan, save_plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.bench_cosim", description=__doc__.splitlines()[0])
+    ap.add_argument("--gen-args", default="--rows 32 --cols 32")
+    ap.add_argument("--chunks", type=float, default=4, help="bulk runs of 4096 beats each")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch build directory")
+    args = ap.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="xnorgen-bench-cosim-"))
+    try:
+        t0 = time.monotonic()
+        build = get_build(args.gen_args, root=root)
+        total_build = time.monotonic() - t0
+        parts = build_seconds(build)
+        d = build.design
+        run_dir = root / "run"
+        run_dir.mkdir()
+        t1 = time.monotonic()
+        save_plan(make_plan(d, ["speed"], scale=args.chunks / 4), run_dir)
+        t_plan = time.monotonic() - t1
+        res = run_cocotb(build, "cocotb_tests.speed_tests", r"speed_tests\.", run_dir)
+        if res["failed"]:
+            print(f"error: speed tests failed: {res['failed']} (log {run_dir / 'sim.log'})", file=sys.stderr)
+            return 1
+        speed = json.loads((run_dir / "speed.json").read_text())
+        bulk, beat = speed["bulk"], speed["per_beat"]
+        out = {
+            "bench": "cosim", "gen_args": args.gen_args, "rows": d.rows, "cols": d.cols, "k": d.k,
+            "cores": os.cpu_count(), "make_jobs": JOBS,
+            "gen_s": round(parts.get("gen", 0), 2),
+            "verilator_build_s": round(parts.get("verilator build", 0), 2),
+            "build_total_s": round(total_build, 2),
+            "plan_s": round(t_plan, 2),
+            "bulk_cycles": bulk["cycles"],
+            "bulk_cycles_per_s_sim": round(bulk["cycles"] / bulk["sim_seconds"]),
+            "bulk_cycles_per_s_with_io": round(bulk["cycles"] / bulk["wall_seconds"]),
+            "bulk_beats_checked": bulk["beats_checked"],
+            "per_beat_cycles_per_s": round(beat["cycles"] / beat["wall_seconds"]),
+            "targets": {"build_s": 120, "cycles_per_s": 50000},
+        }
+        out["build_ok"] = out["build_total_s"] <= 120
+        out["speed_ok"] = out["bulk_cycles_per_s_with_io"] >= 50000
+        print(f"32x32 build: gen {out['gen_s']} s + Verilator {out['verilator_build_s']} s "
+              f"= {out['build_total_s']} s (target <= 120 s)")
+        print(f"bulk harness: {out['bulk_cycles_per_s_sim']} cycles/s simulated, "
+              f"{out['bulk_cycles_per_s_with_io']} cycles/s including stimulus/result I/O (target >= 50,000); "
+              f"Python per beat: {out['per_beat_cycles_per_s']} cycles/s")
+        print(json.dumps(out))
+        return 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

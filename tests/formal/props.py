@@ -1,0 +1,133 @@
+"""Formal property wrappers (Amaranth Assert/Assume) for yowasp-sby: PE, stream contract, threshold unit.
+
+Why wrappers as Components: every DUT input is a top-level port, so the solver drives it freely
+(including `rst` at any time); the properties compare the DUT with independent shadow models.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Assert, Assume, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In
+
+from hdl.config import AccelConfig
+from hdl.core import XnorCore
+from hdl.layouts import beat_layout, drain_layout, out_layout, thr_layout
+from hdl.pe import XnorPE
+from hdl.threshold import ThresholdUnit
+
+
+class PeShadow(wiring.Component):
+    """XnorPE accumulator == a wide shadow sum (equality), for every reduction within max_fanin.
+
+    `acc_width` may be set narrower than max_fanin needs: that is the deliberately broken PE, which
+    wraps, and which this property must catch (an `acc <= shadow` inequality would let it pass).
+    """
+
+    def __init__(self, k: int, max_fanin: int, acc_width: int | None = None):
+        self.k, self.fanin = k, max_fanin
+        self.acc_width = acc_width if acc_width is not None else max_fanin.bit_length()
+        super().__init__({"a": In(k), "w": In(k), "valid": In(1), "first": In(1), "last": In(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.pe = pe = XnorPE(self.k, self.acc_width)
+        m.d.comb += [pe.a.eq(self.a), pe.w.eq(self.w), pe.valid.eq(self.valid), pe.first.eq(self.first),
+                     pe.last.eq(self.last)]
+        wide = self.fanin.bit_length() + 4
+        shadow = Signal(wide)
+        res_shadow = Signal(wide)
+        # independent popcount: bit-by-bit sum of XNOR (no pairing, no tree structure)
+        pc = sum((self.a[i] == self.w[i]) for i in range(self.k))
+        nxt = Mux(self.first, 0, shadow) + pc
+        with m.If(self.valid):
+            m.d.sync += shadow.eq(nxt)
+            with m.If(self.last):
+                m.d.sync += res_shadow.eq(nxt)
+        # the environment keeps every reduction within max_fanin (what the config promises)
+        m.d.comb += Assume(~self.valid | (nxt <= self.fanin))
+        m.d.comb += [Assert(pe.acc == shadow), Assert(pe.res == res_shadow)]
+        return m
+
+
+class StreamContract(wiring.Component):
+    """XnorCore output: payload stable while valid & !ready; no out beat that no input asked for.
+
+    `owed` counts out beats implied by accepted `last` beats (one per split group); an out beat with
+    owed == 0 would be an output without input.
+    """
+
+    def __init__(self, cfg: AccelConfig):
+        self.cfg = cfg
+        super().__init__({"beat_valid": In(1), "beat_payload": In(beat_layout(cfg)), "thr_valid": In(1),
+                          "thr_payload": In(thr_layout(cfg)), "out_ready": In(1)})
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        m = Module()
+        m.submodules.core = core = XnorCore(cfg)
+        m.d.comb += [core.beat.valid.eq(self.beat_valid), core.beat.payload.eq(self.beat_payload),
+                     core.thr.valid.eq(self.thr_valid), core.thr.payload.eq(self.thr_payload),
+                     core.out.ready.eq(self.out_ready)]
+        groups = Signal(cfg.row_width + 1)
+        split = self.beat_payload.split
+        # number of groups of 2**split rows in R rows, for every field value
+        m.d.comb += groups.eq(Mux(split >= cfg.log2_rows, 1,
+                                  (cfg.rows + (1 << split) - 1) >> split))
+        owed = Signal(16)
+        took = core.beat.valid & core.beat.ready & self.beat_payload.last
+        gave = core.out.valid & core.out.ready
+        m.d.sync += owed.eq(owed + Mux(took, groups, 0) - gave)
+        m.d.comb += Assert(~core.out.valid | (owed != 0))
+        prev_stall = Signal()
+        prev_payload = Signal(out_layout(cfg))
+        m.d.sync += [prev_stall.eq(core.out.valid & ~core.out.ready), prev_payload.eq(core.out.payload)]
+        with m.If(prev_stall):
+            m.d.comb += [Assert(core.out.valid), Assert(core.out.payload.as_value() == prev_payload.as_value())]
+        return m
+
+
+class ThresholdRef(wiring.Component):
+    """ThresholdUnit == reference: y = #(P >= T_i) or #(P <= T_i) from a shadow table, in order, under stalls."""
+
+    def __init__(self, cfg: AccelConfig):
+        self.cfg = cfg
+        super().__init__({"inp_valid": In(1), "inp_payload": In(drain_layout(cfg)), "thr_valid": In(1),
+                          "thr_payload": In(thr_layout(cfg)), "out_ready": In(1)})
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        C, N = cfg.cols, cfg.n_thresholds
+        m = Module()
+        m.submodules.tu = tu = ThresholdUnit(cfg)
+        m.d.comb += [tu.inp.valid.eq(self.inp_valid), tu.inp.payload.eq(self.inp_payload),
+                     tu.thr.valid.eq(self.thr_valid), tu.thr.payload.eq(self.thr_payload),
+                     tu.out.ready.eq(self.out_ready)]
+        entry = data.StructLayout({"thr": data.ArrayLayout(cfg.thr_width, N * C), "pol": data.ArrayLayout(1, C)})
+        # like the threshold memory, the shadow table keeps its contents across rst
+        table = [Signal(entry, name=f"shadow_{b}", reset_less=True) for b in range(cfg.blocks)]
+        for b in range(cfg.blocks):
+            with m.If(self.thr_valid & (self.thr_payload.addr == b)):
+                m.d.sync += [table[b].thr.eq(self.thr_payload.thr), table[b].pol.eq(self.thr_payload.pol)]
+        # a block address past the table is outside the contract
+        m.d.comb += Assume(~self.thr_valid | (self.thr_payload.addr < cfg.blocks))
+        m.d.comb += Assume(~self.inp_valid | (self.inp_payload.chan_block < cfg.blocks))
+        cur = Signal(entry)
+        for b in range(cfg.blocks):
+            with m.If(self.inp_payload.chan_block == b):
+                m.d.comb += cur.eq(table[b])
+        exp = Signal(out_layout(cfg))
+        m.d.comb += [exp.row.eq(self.inp_payload.row), exp.p.eq(self.inp_payload.p),
+                     exp.last_row.eq(self.inp_payload.last_row)]
+        for c in range(C):
+            p = self.inp_payload.p[c]
+            hits = [Mux(cur.pol[c], p >= cur.thr[i * C + c], p <= cur.thr[i * C + c]) for i in range(N)]
+            m.d.comb += exp.y[c].eq(sum(hits))
+        m.submodules.q = q = SyncFIFO(width=len(exp.as_value()), depth=4)
+        m.d.comb += [q.w_data.eq(exp.as_value()), q.w_en.eq(tu.inp.valid & tu.inp.ready),
+                     q.r_en.eq(tu.out.valid & tu.out.ready)]
+        with m.If(tu.out.valid):
+            m.d.comb += [Assert(q.r_rdy), Assert(tu.out.payload.as_value() == q.r_data)]
+        m.d.comb += Assume(q.w_rdy | ~self.inp_valid)  # the shadow queue is deeper than the pipeline
+        return m

@@ -1,0 +1,101 @@
+"""`python -m gen`: bad parameters (exact message, exit 2, nothing written), determinism, config.json."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from golden.stimulus import pack_payload, unpack_payload
+from hdl.config import AccelConfig
+from hdl.layouts import beat_layout, layout_fields, out_layout, thr_layout
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def gen(*args, out):
+    env = dict(os.environ, AMARANTH_USE_YOSYS="builtin")
+    return subprocess.run([sys.executable, "-m", "gen", *args, "--out", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _snapshot(d: Path):
+    if not d.exists():
+        return None
+    return {p.relative_to(d): (p.read_bytes() if p.is_file() else "dir") for p in sorted(d.rglob("*"))}
+
+
+BAD = [
+    (["--rows", "0"], r"error: rows must be an integer in 1\.\.64, not 0"),
+    (["--rows", "-3"], r"error: rows must be an integer in 1\.\.64, not -3"),
+    (["--rows", "2.5"], r"error: rows must be an integer in 1\.\.64, not '2\.5'"),
+    (["--rows", "99999999999999999999999"], r"error: rows must be an integer in 1\.\.64, not 99999999999999999999999"),
+    (["--cols", "65"], r"error: cols must be an integer in 1\.\.64, not 65"),
+    (["--k", "0"], r"error: k must be an integer in 1\.\.256, not 0"),
+    (["--k", "16", "--max-fanin", "8"], r"error: max_fanin must be an integer in k \(16\)\.\.65536, not 8"),
+    (["--rows", "6", "--weight-rows", "4"], r"error: weight_rows must divide rows \(6\), not 4"),
+    (["--cols", "4", "--channels", "6"], r"error: channels must be a multiple of cols \(4\), not 6"),
+    (["--overlap", "2"], r"error: overlap must be an integer in 0\.\.1, not 2"),
+]
+
+
+@pytest.mark.parametrize("args,msg", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_parameter_is_one_line_exit_2_nothing_written(tmp_path, args, msg):
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "config.json").write_text("old contents\n")
+    before = _snapshot(tmp_path)
+    r = gen(*args, out=existing)
+    assert r.returncode == 2
+    assert re.fullmatch(msg + r"\n", r.stderr), r.stderr
+    assert r.stdout == ""
+    assert _snapshot(tmp_path) == before
+    fresh = tmp_path / "fresh"
+    r = gen(*args, out=fresh)
+    assert r.returncode == 2 and not fresh.exists()
+
+
+def test_same_arguments_byte_identical(tmp_path):
+    args = ["--rows", "3", "--cols", "2", "--k", "7", "--n-thresholds", "3", "--channels", "4"]
+    assert gen(*args, out=tmp_path / "a").returncode == 0
+    assert gen(*args, "--jobs", "1", out=tmp_path / "b").returncode == 0
+    a, b = _snapshot(tmp_path / "a"), _snapshot(tmp_path / "b")
+    assert sorted(str(p) for p in a) == ["config.json", "xnorgen_core.h", "xnorgen_core.v"]
+    assert a == b
+    assert b"/work/" not in a[Path("xnorgen_core.v")], "no absolute paths in the Verilog"
+
+
+def test_config_json_describes_ports_and_fields(tmp_path):
+    args = ["--rows", "3", "--cols", "2", "--k", "7", "--n-thresholds", "2", "--channels", "6"]
+    assert gen(*args, out=tmp_path).returncode == 0
+    cfgj = json.loads((tmp_path / "config.json").read_text())
+    cfg = AccelConfig(rows=3, cols=2, k=7, n_thresholds=2, channels=6)
+    assert cfgj["parameters"] == cfg.params()
+    assert cfgj["latency"]["out"] == cfg.out_latency()
+    ports = {p["name"]: p for p in cfgj["ports"]}
+    for name, lay in (("beat", beat_layout(cfg)), ("thr", thr_layout(cfg)), ("out", out_layout(cfg))):
+        st = cfgj["streams"][name]
+        assert ports[st["payload"]]["width"] == lay.size == st["width"]
+        assert [{k: v for k, v in f.items() if k != "meaning"} for f in st["fields"]] == layout_fields(lay)
+        assert all(f["meaning"] for f in st["fields"])
+    assert ports["beat__valid"]["direction"] == "input" and ports["out__valid"]["direction"] == "output"
+    # the Verilog has exactly these ports on the top module
+    text = (tmp_path / "xnorgen_core.v").read_text()
+    top = text[text.index("module xnorgen_core("):]
+    top = top[:top.index(");")]
+    assert sorted(re.findall(r"\w+", top)[2:]) == sorted(ports)
+    # pack/unpack round trip through the published offsets
+    beat = {"act": [1, 2, 3], "wgt": [4, 5], "first": 1, "last": 0, "split": 1, "chan_block": 2}
+    fields = cfgj["streams"]["beat"]["fields"]
+    assert unpack_payload(fields, pack_payload(fields, beat)) == beat
+    hdr = (tmp_path / "xnorgen_core.h").read_text()
+    assert "#define XNORGEN_BEAT_WGT_OFFSET 21" in hdr and "#define XNORGEN_LATENCY_OUT" in hdr
+
+
+def test_help_shows_ranges_and_defaults():
+    r = subprocess.run([sys.executable, "-m", "gen", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0
+    assert "range 1..64" in r.stdout and "(default: 8)" in r.stdout

@@ -1,0 +1,41 @@
+"""Formal proofs with yowasp-sby + yices: PE == wide shadow sum, stream contract, threshold unit == reference.
+
+The broken-PE test keeps the proof honest: a PE whose accumulator is one bit too narrow wraps, and the
+equality property must FAIL on it (an inequality acc <= shadow would have passed).
+"""
+
+import pytest
+
+from hdl.config import AccelConfig
+from tests.formal.props import PeShadow, StreamContract, ThresholdRef
+from tests.formal.run import run_sby
+
+
+@pytest.mark.parametrize("k,fanin", [(1, 5), (4, 16), (7, 21)])
+def test_pe_accumulator_equals_shadow_sum(k, fanin):
+    ok, log = run_sby(PeShadow(k, fanin), "prove", 8)
+    assert ok, log
+
+
+def test_broken_pe_fails_formal():
+    k, fanin = 4, 16
+    ok, log = run_sby(PeShadow(k, fanin, acc_width=fanin.bit_length() - 1), "prove", 8)
+    assert not ok, "a wrapping (too narrow) accumulator passed the equality proof"
+
+
+@pytest.mark.parametrize("params", [
+    {"rows": 2, "cols": 2, "k": 2, "max_fanin": 6, "weight_hop": 1},
+    {"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_rows": 3, "overlap": 0},
+])
+def test_core_stream_contract(params):
+    ok, log = run_sby(StreamContract(AccelConfig(**params)), "bmc", 24)
+    assert ok, log
+
+
+@pytest.mark.parametrize("params", [
+    {"rows": 2, "cols": 2, "k": 1, "max_fanin": 6, "n_thresholds": 2, "channels": 4},
+    {"rows": 1, "cols": 1, "k": 1, "max_fanin": 9, "n_thresholds": 3},
+])
+def test_threshold_unit_equals_reference(params):
+    ok, log = run_sby(ThresholdRef(AccelConfig(**params)), "bmc", 14)
+    assert ok, log
