@@ -54,6 +54,8 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_fpga
 	$(PY) -m bench.bench_golden
 	$(PY) -m bench.bench_cosim
+	$(PY) -m bench.bench_gen
+	$(PY) -m bench.bench_array_ppa
 # bench-lines-end
 
 lint: $(STAMP)

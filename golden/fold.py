@@ -34,6 +34,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from golden.conventions import multi_threshold
 from golden.errors import FoldError
 
 __all__ = ["Folded", "acc_range", "eval_float32", "f32", "fold_float32", "fold_ideal"]
@@ -74,8 +75,6 @@ class Folded:
 
     def apply(self, acc: np.ndarray) -> np.ndarray:
         """y for accumulators acc [..., C]: count of fired levels (0/1 for binary channels)."""
-        from golden.conventions import multi_threshold
-
         return multi_threshold(acc, self.thresholds, self.polarity)
 
 

@@ -258,10 +258,11 @@ def load(path: str) -> Program:
 
 def summary(program: Program) -> dict:
     """Short facts about a program, for ``check`` and benchmarks."""
-    lay = [(x["op"] + (f":{x['out_features']}" if "out_features" in x else "")
-            + (f":{x['out_channels']}" if "out_channels" in x else "")) for x in program.layers]
-    n_bits = sum(int(x.get("k", 0)) * int(x.get("out_features", x.get("out_channels", 0))
-                 if x["op"] != "conv" else x["out_channels"]) for x in program.layers)
+    lay, n_bits = [], 0
+    for x in program.layers:
+        out = x.get("out_features", x.get("out_channels"))
+        lay.append(x["op"] if out is None else f"{x['op']}:{out}")
+        n_bits += x.get("k", 0) * (out or 0)
     return {"version": program.manifest["version"], "input": program.manifest["input"],
             "layers": lay, "weight_bits": n_bits, "classes": program.manifest["classes"]}
 

@@ -29,10 +29,16 @@ def test_smoke_build_scales_with_array(board, tmp_path):
         assert {"synth", "pnr", "pack"} <= set(data["times_s"])
         assert data["ops_per_cycle_per_lut"] > 0 and data["peak_gops"] > 0
         assert data["fits"] is True
-    # 4x the PEs: the core must grow well beyond its control overhead
+    # 4x the PEs: the core (synthesized alone) must grow well beyond its control overhead ...
     assert big.core["lut4_equiv"] >= 2 * small.core["lut4_equiv"] > 0
     assert big.core["ff"] > small.core["ff"]
     assert big.binary_ops_per_cycle == 4 * small.binary_ops_per_cycle
+    # ... and that growth must survive in the whole chip: if results did not reach the pins,
+    # synthesis of the full design would drop the array while the core-alone figures stay the same
+    core_growth = big.core["lut4_equiv"] - small.core["lut4_equiv"]
+    chip_growth = big.total["lut4_equiv"] - small.total["lut4_equiv"]
+    assert chip_growth >= 0.8 * core_growth, (chip_growth, core_growth)
+    assert big.total["lut4_equiv"] >= big.core["lut4_equiv"]
 
 
 VERILOG = """

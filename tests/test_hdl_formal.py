@@ -33,9 +33,9 @@ def test_core_stream_contract(params):
 
 
 @pytest.mark.parametrize("params", [
-    {"rows": 2, "cols": 2, "k": 1, "max_fanin": 6, "n_thresholds": 2, "channels": 4},
-    {"rows": 1, "cols": 1, "k": 1, "max_fanin": 9, "n_thresholds": 3},
+    {"rows": 2, "cols": 2, "k": 1, "max_fanin": 3, "n_thresholds": 2, "channels": 4},
+    {"rows": 1, "cols": 1, "k": 1, "max_fanin": 5, "n_thresholds": 3},
 ])
 def test_threshold_unit_equals_reference(params):
-    ok, log = run_sby(ThresholdRef(AccelConfig(**params)), "bmc", 14)
+    ok, log = run_sby(ThresholdRef(AccelConfig(**params)), "bmc", 9)
     assert ok, log

@@ -71,7 +71,12 @@ class StreamContract(wiring.Component):
                      core.thr.valid.eq(self.thr_valid), core.thr.payload.eq(self.thr_payload),
                      core.out.ready.eq(self.out_ready)]
         groups = Signal(cfg.row_width + 1)
-        split = self.beat_payload.split
+        # split is latched on the `first` beat of a reduction, like the array does
+        cur_split = Signal(cfg.split_width)
+        took_first = core.beat.valid & core.beat.ready & self.beat_payload.first
+        with m.If(took_first):
+            m.d.sync += cur_split.eq(self.beat_payload.split)
+        split = Mux(self.beat_payload.first, self.beat_payload.split, cur_split)
         # number of groups of 2**split rows in R rows, for every field value
         m.d.comb += groups.eq(Mux(split >= cfg.log2_rows, 1,
                                   (cfg.rows + (1 << split) - 1) >> split))
