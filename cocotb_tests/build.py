@@ -45,7 +45,10 @@ MAKE_VARS = ["OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2", "CFG_CXXFLAGS_PCH
 # The generator command; XNORGEN_GEN swaps in another generator (e.g. to try the bench on a model).
 GEN_CMD = shlex.split(os.environ.get("XNORGEN_GEN", "")) or [sys.executable, "-m", "gen"]
 # What the key covers besides the gen arguments: the RTL, the generator, and how we build.
-KEY_SOURCES = ("hdl", "gen", "cocotb_tests/harness.py", "cocotb_tests/build.py")
+KEY_SOURCES = ("hdl", "gen", "cocotb_tests/harness.py")
+# Verilator's runtime objects are the same for every design built with the same flags; compiling
+# them is most of a small build, so they are compiled once and copied into later builds.
+RUNTIME_OBJS = ("verilated", "verilated_dpi", "verilated_threads", "verilated_vpi")
 
 
 def sim_env() -> dict[str, str]:
@@ -57,14 +60,58 @@ def sim_env() -> dict[str, str]:
 
 
 class FastVerilator(Verilator):
-    """cocotb's Verilator runner without --public-flat-rw, with real optimization and a parallel build."""
+    """cocotb's Verilator runner without --public-flat-rw, with real optimization, a parallel build
+    and Verilator's runtime objects reused from the runtime cache."""
 
     def _build_command(self):
         verilate, make = super()._build_command()
         verilate = [a for a in verilate if a != "--public-flat-rw"]
         make = [a for a in make if a != "-j" and not a.isdigit()]
         make = make[:1] + ["-j", str(JOBS)] + make[1:] + MAKE_VARS
-        return [verilate, make]
+        cache = str(runtime_cache_dir(self.build_dir.parent.parent, self.waves))
+        tool = [sys.executable, "-m", "cocotb_tests.build"]
+        return [verilate, [*tool, "restore", cache, str(self.build_dir)], make,
+                [*tool, "save", cache, str(self.build_dir)]]
+
+
+def runtime_cache_dir(root: Path, waves: bool) -> Path:
+    """Where runtime objects built with these flags live (under the build root)."""
+    h = hashlib.sha256(repr((VERILATOR_FLAGS, MAKE_VARS, waves, str(VERILATOR_BIN.resolve()))).encode())
+    version = next(iter(VERILATOR_BIN.parent.glob("include/verilated_config.h")), None)
+    if version is not None:
+        h.update(version.read_bytes())
+    return root / f"runtime-{h.hexdigest()[:12]}"
+
+
+def _runtime_restore(cache: Path, build_dir: Path) -> None:
+    """Copy cached runtime objects in, newer than their sources, so make does not rebuild them."""
+    if not (cache / "COMPLETE").exists():
+        return
+    now = time.time()
+    for name in RUNTIME_OBJS:
+        for ext in (".o", ".d"):
+            src = cache / f"{name}{ext}"
+            if src.exists():
+                dst = build_dir / src.name
+                shutil.copy2(src, dst)
+                os.utime(dst, (now, now))
+
+
+def _runtime_save(cache: Path, build_dir: Path) -> None:
+    """Keep this build's runtime objects for the next builds (atomic: temp dir + rename)."""
+    if (cache / "COMPLETE").exists() or not all((build_dir / f"{n}.o").exists() for n in RUNTIME_OBJS):
+        return
+    tmp = Path(f"{cache}.tmp-{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_OBJS:
+        for ext in (".o", ".d"):
+            if (build_dir / f"{name}{ext}").exists():
+                shutil.copy2(build_dir / f"{name}{ext}", tmp / f"{name}{ext}")
+    (tmp / "COMPLETE").write_text("")
+    try:
+        os.rename(tmp, cache)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # another build saved them first
 
 
 @dataclass(frozen=True)
@@ -231,3 +278,8 @@ def parse_results(path: Path) -> dict[str, list[str]]:
         (failed if tc.find("failure") is not None or tc.find("error") is not None else passed).append(
             tc.get("name"))
     return {"passed": passed, "failed": failed}
+
+
+if __name__ == "__main__":  # the runtime-cache steps of FastVerilator's build commands
+    op, cache_dir, build_dir = sys.argv[1:4]
+    (_runtime_restore if op == "restore" else _runtime_save)(Path(cache_dir), Path(build_dir))

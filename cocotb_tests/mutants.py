@@ -20,7 +20,7 @@ from .plan import CONFIGS, GROUPS, make_plan, save_plan
 
 # name -> (regex, replacement) on the generated Verilog
 MUTANTS = {
-    "xnor_to_xor": (r"(assign pe_xnor = )~ ", r"\1"),
+    "xnor_to_xor": (r'(assign pe_xnor = )~ \(\* src = "[^"]*" \*\) ', r"\1"),
     "ge_to_gt": (r'>= (\(\* src = "[^"]*threshold\.py:\d+" \*\))', r"> \1"),
     "drop_stalled_beat": (r'\| (\(\* src = "[^"]*threshold\.py:\d+" \*\)) out__ready', r"| \1 1'b1"),
 }

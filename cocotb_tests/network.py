@@ -67,18 +67,18 @@ class LayerRun:
         y = threshold(p, t[None, :], sg[None, :]).astype(np.int64)
         self.jobs: list[Job] = []
         self.order: list[tuple[int, int]] = []  # (row tile, column tile) of every job, in order
+        nw = aw.shape[1]
+        acts = [tuple(tuple(aw[ti * R:(ti + 1) * R, j].tolist()) for j in range(nw)) for ti in range(self.tiles_r)]
+        wgts = [tuple(tuple(ww[u * C:(u + 1) * C, j].tolist()) for j in range(nw)) for u in range(self.tiles_c)]
+        p_l, y_l = p.tolist(), y.tolist()
         for u in range(self.tiles_c):
             cs = slice(u * C, (u + 1) * C)
-            write = ThrWrite(0, tuple(int(v) for v in t[cs]), tuple(int(v > 0) for v in sg[cs]))
+            write = ThrWrite(0, tuple(t[cs].tolist()), tuple(int(v > 0) for v in sg[cs]))
             for ti in range(self.tiles_r):
-                rs = slice(ti * R, (ti + 1) * R)
-                red = Reduction(tuple(tuple(int(v) for v in aw[rs, j]) for j in range(aw.shape[1])),
-                                tuple(tuple(int(v) for v in ww[cs, j]) for j in range(ww.shape[1])), 0, 0)
-                expected = [{"row": r, "p": [int(v) for v in p[ti * R + r, cs]],
-                             "y": [int(v) for v in y[ti * R + r, cs]], "last_row": int(r == R - 1)}
+                expected = [{"row": r, "p": p_l[ti * R + r][cs], "y": y_l[ti * R + r][cs], "last_row": int(r == R - 1)}
                             for r in range(R)]
-                self.jobs.append(to_job_unchecked(d, [write] if ti == 0 else [], [red], expected,
-                                                  f"{name}/c{u}/r{ti}"))
+                self.jobs.append(to_job_unchecked(d, [write] if ti == 0 else [], [Reduction(acts[ti], wgts[u], 0, 0)],
+                                                  expected, f"{name}/c{u}/r{ti}"))
                 self.order.append((ti, u))
 
     def assemble(self, d: Design, beats: list[dict], field: str) -> np.ndarray:

@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str | Path, mhz: float | None = None,
                 baud: int = 115200, seed: int = 1, core_kind: str = "auto", pack: bool = True,
-                nextpnr_opts: tuple[str, ...] | None = None) -> PpaReport:
+                nextpnr_opts: tuple[str, ...] | None = None, core_cfg: dict | None = None) -> PpaReport:
     """Build and write the report; raises ValueError on bad parameters (before anything is written)."""
     board = BOARDS[board_name]
     for name, value in (("rows", rows), ("cols", cols), ("k", k)):
@@ -43,7 +43,7 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
         if not lo <= value <= hi:
             raise ValueError(f"--{name} {value} out of range {lo}..{hi}")
     target = board.default_mhz if mhz is None else mhz
-    choice = make_core(core_kind, rows, cols, k)
+    choice = make_core(core_kind, rows, cols, k, core_cfg)
     if baud <= 0:
         raise ValueError(f"--baud {baud} must be positive")
     pll = board_pll(board, target)             # validates the PLL range before anything is written
@@ -91,6 +91,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--core", choices=CORE_KINDS, default="auto",
                    help="auto = hdl.core.XnorCore when importable, else the provisional core")
+    p.add_argument("--cfg", action="append", default=[], metavar="NAME=VALUE",
+                   help="further hdl.config.AccelConfig field, e.g. --cfg weight_hop=4 (repeatable)")
     p.add_argument("--strict", action="store_true", help="exit 1 when timing or fit is not met")
     p.add_argument("--out", default=None, help="output directory (default: build/<board>_<R>x<C>_k<K>)")
     a = p.parse_args(argv)
@@ -99,10 +101,16 @@ def main(argv=None) -> int:
     cols = b.default_cols if a.cols is None else a.cols
     k = b.default_k if a.k is None else a.k
     out = Path(a.out or f"build/{a.board}_{rows}x{cols}_k{k}")
+    core_cfg = {}
+    for item in a.cfg:
+        name, eq, value = item.partition("=")
+        if not eq or not value.lstrip("-").isdigit():
+            p.error(f"--cfg {item!r}: expected NAME=INTEGER")
+        core_cfg[name] = int(value)
     try:
         rep = build_board(a.board, rows, cols, k, out_dir=out, mhz=a.mhz, baud=a.baud, seed=a.seed,
-                          core_kind=a.core)
-    except ValueError as e:
+                          core_kind=a.core, core_cfg=core_cfg)
+    except (ValueError, TypeError) as e:    # TypeError: an unknown AccelConfig field
         p.error(str(e))
     except FlowError as e:
         print(f"fpga.build: {e}", file=sys.stderr)

@@ -17,9 +17,8 @@ CORE_KINDS = ("auto", "xnorcore", "provisional")
 
 def xnorcore_available() -> bool:
     try:
-        from hdl.core import XnorCore  # noqa: F401
-
         from hdl.config import AccelConfig  # noqa: F401
+        from hdl.core import XnorCore  # noqa: F401
     except ImportError:
         return False
     return True
@@ -33,22 +32,26 @@ class CoreChoice:
     ops_per_cycle: int    # 2 binary ops (XNOR + accumulate) per bit per PE per cycle
 
 
-def make_core(kind: str, rows: int, cols: int, k: int) -> CoreChoice:
-    """Build the core; raises ValueError with the parameter's name when it is out of range."""
+def make_core(kind: str, rows: int, cols: int, k: int, extra: dict | None = None) -> CoreChoice:
+    """Build the core; raises ValueError with the parameter's name when it is out of range.
+
+    `extra` holds further AccelConfig fields (e.g. weight_hop, max_fanin) for XnorCore."""
+    extra = dict(extra or {})
     if kind not in CORE_KINDS:
         raise ValueError(f"core must be one of {', '.join(CORE_KINDS)}, not {kind!r}")
     if kind == "auto":
         kind = "xnorcore" if xnorcore_available() else "provisional"
     ops = 2 * rows * cols * k
     if kind == "xnorcore":
-        from hdl.core import XnorCore
-
         from hdl.config import AccelConfig
-        cfg = AccelConfig(rows=rows, cols=cols, k=k)
+        from hdl.core import XnorCore
+        cfg = AccelConfig(rows=rows, cols=cols, k=k, **extra)
         params = {"rows": rows, "cols": cols, "k": k}
-        for extra in ("max_fanin", "weight_rows", "n_thresholds", "channels"):
-            if hasattr(cfg, extra):
-                params[extra] = getattr(cfg, extra)
+        for name in ("max_fanin", "weight_rows", "weight_hop", "n_thresholds", "channels", *extra):
+            if hasattr(cfg, name):
+                params[name] = getattr(cfg, name)
         return CoreChoice(XnorCore(cfg), "XnorCore", params, ops)
+    if extra:
+        raise ValueError(f"--cfg {', '.join(extra)}: the provisional core takes only rows, cols, k")
     return CoreChoice(ProvisionalCore(rows, cols, k), "ProvisionalCore", {"rows": rows, "cols": cols, "k": k},
                       ops)

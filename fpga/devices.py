@@ -25,18 +25,17 @@ class Board:
     default_rows: int
     default_cols: int
     default_k: int
-    # Chosen by measurement (see README, "FPGA builds"): router2 on ECP5 is several times faster than
-    # router1 on congested arrays; on iCE40 router1 (default) closes timing as well and is not slower.
-    nextpnr_opts: tuple[str, ...] = ()
+    # None: fpga/flow.py picks the router from the synthesized design's fill (ROUTER2_ABOVE there)
+    nextpnr_opts: tuple[str, ...] | None = None
 
     def make_platform(self):
         return self.platform()
 
 
 BOARDS: dict[str, Board] = {b.name: b for b in (
-    Board("icebreaker", "ice40-up5k", "ice40", ICEBreakerPlatform, 48.0, 4, 4, 8, ()),
-    Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 8, ("--router", "router2")),
-    Board("ulx3s-25f", "ecp5-25f", "ecp5", ULX3S_25F_Platform, 150.0, 16, 16, 8, ("--router", "router2")),
+    Board("icebreaker", "ice40-up5k", "ice40", ICEBreakerPlatform, 48.0, 4, 4, 8),
+    Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 8),
+    Board("ulx3s-25f", "ecp5-25f", "ecp5", ULX3S_25F_Platform, 150.0, 16, 16, 8),
 )}
 
 # Out-of-context builds name a device; its pins come from one board carrying it.

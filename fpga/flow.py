@@ -9,6 +9,7 @@ YoWASP binaries), each in the build directory with relative paths (YoWASP tools 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -39,9 +40,18 @@ def tool(env_var: str) -> str:
     return name
 
 
+# Router choice, measured (README, "nextpnr options"): on an uncongested ECP5 array router1 gave
+# 128-133 MHz against router2's 108-113 MHz in about the same time (8x8 on the 85F, 3 + 2 seeds); on a
+# congested one router2 was 5-20x faster (issue 5: 241 s against 1,404 s on a 16x16). So ECP5 builds take
+# router2 once the synthesized design fills more than ROUTER2_ABOVE of the LUTs. iCE40: router1
+# (router2 was slower and 2-4 MHz worse on a 4x4 UP5K build, 3 seeds each).
+ROUTER2_ABOVE = 0.35
+LUT_CAPACITY = {"iCE40UP5K": 5280, "LFE5U-25F": 24288, "LFE5U-45F": 43848, "LFE5U-85F": 83640}
+
+
 @dataclass
 class FlowOptions:
-    nextpnr_opts: tuple[str, ...] = ()
+    nextpnr_opts: tuple[str, ...] | None = None    # None: chosen per family and fill (see ROUTER2_ABOVE)
     seed: int = 1
     pack: bool = True                 # write the bitstream (icepack / ecppack)
     timeout_s: float = 3600.0
@@ -86,7 +96,16 @@ def _yosys(stem: str, build_dir: Path, timeout: float, notes: list[str]) -> floa
 
 
 def _nextpnr_opts(options: FlowOptions) -> list[str]:
-    return [*options.nextpnr_opts, "--seed", str(options.seed), "--timing-allow-fail"]
+    return [*(options.nextpnr_opts or ()), "--seed", str(options.seed), "--timing-allow-fail"]
+
+
+def _auto_router(platform, family: str, build_dir: Path, notes: list[str]) -> tuple[str, ...]:
+    """router2 for ECP5 designs filling more than ROUTER2_ABOVE of the device's LUTs, else router1."""
+    luts = parse_yosys_stat(build_dir / "top.stat.json", family)[0]["lut4_equiv"]
+    fill = luts / LUT_CAPACITY.get(platform.device, 1 << 30)
+    router = "router2" if family == "ecp5" and fill > ROUTER2_ABOVE else "router1"
+    notes.append(f"nextpnr router: {router} (synthesized design fills {100 * fill:.0f} % of the LUTs)")
+    return ("--router", router)
 
 
 def _pnr_and_pack(platform, family: str, build_dir: Path, options: FlowOptions) -> dict[str, float]:
@@ -145,6 +164,8 @@ def run_flow(platform, top, build_dir: str | os.PathLike, *, family: str, design
         core_job = pool.submit(_yosys, "core", build_dir, options.timeout_s, notes)
     try:
         times["synth"] = _yosys("top", build_dir, options.timeout_s, notes)
+        if options.nextpnr_opts is None:
+            options = dataclasses.replace(options, nextpnr_opts=_auto_router(platform, family, build_dir, notes))
         times.update(_pnr_and_pack(platform, family, build_dir, options))
         if core_job is not None:
             times["synth_core"] = core_job.result()

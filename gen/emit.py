@@ -20,7 +20,7 @@ from hdl.core import XnorCore
 from hdl.layouts import layout_fields
 from hdl.pe import XnorPE
 
-__all__ = ["TOP", "FORMAT_VERSION", "verilog_text", "config_dict", "config_json", "c_header"]
+__all__ = ["FORMAT_VERSION", "TOP", "c_header", "config_dict", "config_json", "verilog_text"]
 
 TOP = "xnorgen_core"
 FORMAT_VERSION = 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
-__all__ = ["AccelConfig", "PARAM_RANGES", "POPCOUNT_STYLES", "ConfigError"]
+__all__ = ["PARAM_RANGES", "POPCOUNT_STYLES", "AccelConfig", "ConfigError"]
 
 POPCOUNT_STYLES = ("pair", "chain", "tree")  # see hdl.pe.popcount_xnor
 
@@ -32,8 +32,8 @@ PARAM_RANGES = {
     "weight_rows": (1, "rows", "distinct weight words per column per beat; PE(r, c) uses weight row r % W"),
     "weight_hop": (1, 64, "PE rows per weight pipeline register down a column (row r waits r // hop)"),
     "n_thresholds": (1, 15, "thresholds per channel (1 = binary output)"),
-    "overlap": (0, 1, "1: a result register per PE, results drain while the next reduction accumulates; "
-                      "0: drain from the accumulators, the next `first` beat waits (fewer flip-flops)"),
+    "overlap": (0, 1, ("1: a result register per PE, results drain while the next reduction accumulates; "
+                      "0: drain from the accumulators, the next `first` beat waits (fewer flip-flops)")),
     "channels": ("cols", 4096, "output channels whose thresholds the core stores (multiple of cols)"),
 }
 

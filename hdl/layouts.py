@@ -10,7 +10,7 @@ from amaranth.lib import data
 
 from .config import AccelConfig
 
-__all__ = ["beat_layout", "thr_layout", "drain_layout", "out_layout", "layout_fields"]
+__all__ = ["beat_layout", "drain_layout", "layout_fields", "out_layout", "thr_layout"]
 
 
 def beat_layout(cfg: AccelConfig) -> data.StructLayout:

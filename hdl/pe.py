@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from .config import POPCOUNT_STYLES
 
-__all__ = ["POPCOUNT_STYLES", "popcount_xnor", "pe_logic", "XnorPE"]
+__all__ = ["POPCOUNT_STYLES", "XnorPE", "pe_logic", "popcount_xnor"]
 
 
 def _balanced_sum(terms: list[Value], m: Module | None = None, name: str = "") -> Value:

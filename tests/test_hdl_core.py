@@ -27,7 +27,7 @@ def simulate_core(case, style="pair"):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_core_matches_reference(case):
-    cfg, expect, out, beat, cycles = simulate_core(case)
+    _cfg, expect, out, _beat, cycles = simulate_core(case)
     assert out.stable_violations == 0
     assert out.items == expect, f"{case.name}: out beats differ from ref_core after {cycles} cycles"
 

@@ -19,16 +19,17 @@ def test_pe_accumulator_equals_shadow_sum(k, fanin):
 
 def test_broken_pe_fails_formal():
     k, fanin = 4, 16
-    ok, log = run_sby(PeShadow(k, fanin, acc_width=fanin.bit_length() - 1), "prove", 8)
+    ok, _log = run_sby(PeShadow(k, fanin, acc_width=fanin.bit_length() - 1), "prove", 8)
     assert not ok, "a wrapping (too narrow) accumulator passed the equality proof"
 
 
-@pytest.mark.parametrize("params", [
-    {"rows": 2, "cols": 2, "k": 2, "max_fanin": 6, "weight_hop": 1},
-    {"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_rows": 3, "overlap": 0},
+@pytest.mark.parametrize("params,depth", [
+    ({"rows": 2, "cols": 2, "k": 2, "max_fanin": 6, "weight_hop": 1}, 20),
+    ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_rows": 3, "overlap": 0}, 16),
 ])
-def test_core_stream_contract(params):
-    ok, log = run_sby(StreamContract(AccelConfig(**params)), "bmc", 24)
+def test_core_stream_contract(params, depth):
+    """BMC deep enough for a reduction, its drain under back-pressure and the next `last`."""
+    ok, log = run_sby(StreamContract(AccelConfig(**params)), "bmc", depth)
     assert ok, log
 
 

@@ -35,7 +35,7 @@ def run_sby(top, mode: str, depth: int, timeout: float = 600) -> tuple[bool, str
         (tmp / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
         (tmp / "prop.sby").write_text(SBY.format(mode=mode, depth=depth))
         r = subprocess.run(["yowasp-sby", "-f", "prop.sby"], cwd=tmp, env=env, capture_output=True, text=True,
-                           timeout=timeout)
+                           check=False, timeout=timeout)
         log = r.stdout + r.stderr
         status = (tmp / "prop" / "status").read_text().split()[0] if (tmp / "prop" / "status").exists() else "ERROR"
     if status not in ("PASS", "FAIL"):
