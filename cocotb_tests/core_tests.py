@@ -6,6 +6,7 @@ comes from its config.json; the jobs (stimulus + golden outputs) come from the h
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import random
@@ -29,7 +30,7 @@ from .plan import (
     reset_keys,
     traffic_key,
 )
-from .tb import TB
+from .tb import TB, WATCHDOG_CYCLES, WatchdogError
 from .traffic import STALL_NAMES
 
 SEED = int(os.environ.get("XNORGEN_SEED", "1"))
@@ -94,6 +95,8 @@ async def _interrupt(tb: TB, d, rng: random.Random, jobs, phase: str, where: str
     total = sum(len(j.beats) for j in jobs)
     for _ in range(100000):
         await tb.cycles(1)
+        if tb.failure:
+            raise tb.failure
         if phase == "out_stalled":
             if tb.sink.valid_seen and tb.beat_src.taken > 0:
                 await tb.cycles(rng.randint(1, 8))  # the beat sits on a stalled output
@@ -140,6 +143,24 @@ async def reset_while_stalled(dut) -> None:
     await tb.cycles(SETTLE)
     tb.check()
     assert tb.scoreboard.checked > 0
+
+
+@cocotb.test()
+async def watchdog_fires(dut) -> None:
+    """Self-test of the watchdog: with ready stuck low, the run must fail within its cycle budget."""
+    d = _design()
+    tb = TB(dut, d, seed=SEED, name="watchdog_fires")
+    await tb.start()
+    tb.sink.gate = itertools.repeat(False)  # the output never accepts: no progress once it fills
+    start = tb.cycle
+    try:
+        for job in _jobs(reset_keys("stall")[1]):
+            await tb.run(job)
+    except WatchdogError as e:
+        dut._log.info("watchdog fired as it should: %s", e)
+    else:
+        raise AssertionError("the core made progress with ready stuck low, or the watchdog never fired")
+    assert tb.cycle - start <= WATCHDOG_CYCLES + 200 + sum(len(j.beats) for j in _jobs(reset_keys("stall")[1]))
 
 
 @cocotb.test()

@@ -33,7 +33,7 @@ CONFIGS = {
 GROUPS = {
     "traffic": r"random_traffic",
     "directed": r"directed",
-    "reset": r"reset_",
+    "reset": r"reset_|watchdog_fires",
     "coverage": r"coverage_closure",
     "shared": r"shared_cases",
     "bulk": r"bulk",

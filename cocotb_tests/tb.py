@@ -211,6 +211,7 @@ class TB:
         self.last_progress = 0
         self.in_reset = False
         self._loop = None
+        self.failure: Exception | None = None
         self.bulk_cycles = 0
         self.bulk_sim_seconds = 0.0  # wall time the simulator spent between h_load and h_done
 
@@ -281,10 +282,13 @@ class TB:
             if progress or self.in_reset:
                 self.last_progress = self.cycle
             elif self.cycle - self.last_progress > WATCHDOG_CYCLES and self._pending() and not self.sink.hold:
-                raise WatchdogError(
+                # stored, not raised here: the test coroutine raises it (in _until / check), so a
+                # test can also expect it (see core_tests.watchdog_fires)
+                self.failure = WatchdogError(
                     f"no handshake for {WATCHDOG_CYCLES} cycles at cycle {self.cycle}: "
                     f"thr queued {len(self.thr_src.queue)}, beats queued {len(self.beat_src.queue)}, "
                     f"outputs pending {self.scoreboard.pending}, out.valid {self.sink.valid_seen}")
+                return
 
     def _pending(self) -> bool:
         return self.thr_src.busy or self.beat_src.busy or self.scoreboard.pending > 0
@@ -315,8 +319,8 @@ class TB:
         while not cond():
             await FallingEdge(self.clk)
             if loop.done():
-                loop.result()  # re-raises the watchdog / monitor failure
-                raise AssertionError("cycle loop ended")
+                loop.result()  # re-raises a monitor failure
+                raise self.failure or AssertionError("cycle loop ended")
             if len(self.scoreboard.mismatches) > 20:
                 break
 
@@ -332,6 +336,8 @@ class TB:
             f.write(json.dumps(stats) + "\n")
         if self._loop is not None and self._loop.done():
             self._loop.result()
+            if self.failure:
+                raise self.failure
         sb.assert_clean()
 
     # -- bulk jobs through the harness -----------------------------------------------------------

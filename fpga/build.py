@@ -21,9 +21,18 @@ from .flow import FlowError, FlowOptions, run_flow
 from .report import PpaReport
 from .top import CORE_MODULE, BoardTop, board_pll
 
-__all__ = ["build_board", "main"]
+__all__ = ["DefaultsHelp", "build_board", "main"]
 
 LIMITS = {"rows": (1, 64), "cols": (1, 64), "k": (1, 256)}
+
+
+class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except the None / empty ones (those say their default in the text)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, [], False):
+            return action.help
+        return super()._get_help_string(action)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,12 +90,15 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
 
 def main(argv=None) -> int:
     p = _Parser(prog="python -m fpga.build", description=__doc__.splitlines()[0],
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                formatter_class=DefaultsHelp)
     p.add_argument("--board", choices=sorted(BOARDS), default="icebreaker", help="target board")
-    p.add_argument("--rows", type=int, default=None, help="PE rows R (default: per board)")
-    p.add_argument("--cols", type=int, default=None, help="PE columns C (default: per board)")
-    p.add_argument("--k", type=int, default=None, help="bits per word K (default: per board)")
-    p.add_argument("--mhz", type=float, default=None, help="core clock target in MHz (default: per board)")
+    def per_board(attr):
+        return "default per board: " + ", ".join(f"{n} {getattr(b, attr):g}" for n, b in sorted(BOARDS.items()))
+
+    p.add_argument("--rows", type=int, default=None, help=f"PE rows R 1..64 ({per_board('default_rows')})")
+    p.add_argument("--cols", type=int, default=None, help=f"PE columns C 1..64 ({per_board('default_cols')})")
+    p.add_argument("--k", type=int, default=None, help=f"bits per word K 1..256 ({per_board('default_k')})")
+    p.add_argument("--mhz", type=float, default=None, help=f"core clock target, MHz ({per_board('default_mhz')})")
     p.add_argument("--baud", type=int, default=115200, help="UART baud rate")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--core", choices=CORE_KINDS, default="auto",

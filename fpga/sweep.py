@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .build import DefaultsHelp
 from .devices import BOARDS, DEVICE_BOARD
 from .report import write_atomic
 
@@ -138,20 +139,20 @@ def _parse_sizes(text: str) -> list[tuple[int, int]]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m fpga.sweep", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsHelp)
     p.add_argument("--devices", nargs="+", choices=sorted(DEVICE_BOARD), default=None,
-                   help="devices (default: the built-in grid)")
-    p.add_argument("--sizes", default=None, help="array sizes, e.g. 2x2,4x4,8x8 (with --devices)")
+                   help="devices (default: the built-in grid, DEFAULT_GRID)")
+    p.add_argument("--sizes", default="2x2,4x4,8x8", help="array sizes for --devices")
     p.add_argument("--k", type=int, default=8, help="K for --sizes points")
     p.add_argument("--workers", type=int, default=2, help="parallel builds")
-    p.add_argument("--core", choices=("auto", "xnorcore", "provisional"), default="auto")
+    p.add_argument("--core", choices=("auto", "xnorcore", "provisional"), default="auto", help="core to build")
     p.add_argument("--out", default="build/sweep", help="output directory (sweep.csv, sweep.png)")
     a = p.parse_args(argv)
     if a.workers < 1:
         p.exit(2, "fpga.sweep: error: --workers must be >= 1\n")
     try:
-        if a.devices or a.sizes:
-            sizes = _parse_sizes(a.sizes or "2x2,4x4,8x8")
+        if a.devices:
+            sizes = _parse_sizes(a.sizes)
             points = [Point(d, r, c, a.k) for d in (a.devices or sorted(DEVICE_BOARD)) for r, c in sizes]
         else:
             points = list(DEFAULT_GRID)
