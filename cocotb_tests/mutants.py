@@ -19,10 +19,14 @@ from .build import get_build, run_cocotb
 from .plan import CONFIGS, GROUPS, make_plan, save_plan
 
 # name -> (regex, replacement) on the generated Verilog
+ATTR = r"(?:\(\*[^*]*\*\) )?"  # an optional Yosys (* src = ... *) attribute
 MUTANTS = {
-    "xnor_to_xor": (r'(assign pe_xnor = )~ \(\* src = "[^"]*" \*\) ', r"\1"),
-    "ge_to_gt": (r'>= (\(\* src = "[^"]*threshold\.py:\d+" \*\))', r"> \1"),
-    "drop_stalled_beat": (r'\| (\(\* src = "[^"]*threshold\.py:\d+" \*\)) out__ready', r"| \1 1'b1"),
+    # PE: XNOR -> XOR (every popcount becomes K - P)
+    "xnor_to_xor": (rf"(assign pe_xnor = )~ {ATTR}", r"\1"),
+    # threshold unit: P >= T -> P > T (only ties change)
+    "ge_to_gt": (rf"(s1\[\d+:\d+\]) >= {ATTR}(tab\[)", r"\1 > \2"),
+    # threshold pipeline advances although out.ready is low: a stalled beat is overwritten (dropped)
+    "drop_stalled_beat": (rf"\| {ATTR}out__ready;", r"| 1'b1;"),
 }
 
 

@@ -1,0 +1,6 @@
+"""Bitstreams and PPA reports for Lattice iCE40 / ECP5 with Yosys + nextpnr (YoWASP), no vendor tools.
+
+build (CLI, `make bitstream`), sweep (CLI, `make sweep`), ooc (out-of-context PPA for benchmarks),
+flow (the tool stages), report (figures), devices (boards), pll, top (clock/reset/shell/core),
+bridge + uart + host (the UART host interface), harness (OOC shell), cores / provisional (which core).
+"""

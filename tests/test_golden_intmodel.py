@@ -7,12 +7,14 @@ import os
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from golden import data
 from golden.export import export
 from golden.intmodel import IntModel
-from golden.models import cnn, mlp
+from golden.layers import BatchNorm, BinaryConv2d, Sign
+from golden.models import Block, Head, Net, cnn, mlp
 from golden.program import load
 from golden.train import compare, fit, scores
 
@@ -32,7 +34,16 @@ def _trained(net, train, steps_epochs=1):
         return fit(net, small, steps_epochs, 32, 1e-2, 0, bar)
 
 
+def _strided(s):
+    """Stride-2 convs (one padded with +1): shapes 8x8 -> 3x3 -> 2x2."""
+    stages = [Block(BinaryConv2d(1, 4, 3, stride=2), BatchNorm(4), Sign()),
+              Block(BinaryConv2d(4, 6, 3, stride=2, padding=1, pad_value=1), BatchNorm(6), Sign()),
+              nn.Flatten(), Head(24, 10, binary=True)]
+    return Net(stages, "cnn", True, "u8", s, 10)
+
+
 CASES = {
+    "cnn-stride2": _strided,
     "mlp-u8": lambda s: mlp(s, 10, (48, 40)),
     "mlp-bits-alpha": lambda s: mlp(s, 10, (33,), input_kind="bits", scaling=True),
     "cnn-u8-alpha": lambda s: cnn(s, 10, (4, 6, 5), 12, scaling=True),
