@@ -86,12 +86,12 @@ async def _interrupt(tb: TB, d, rng: random.Random, jobs, phase: str, where: str
     if phase == "out_stalled":
         tb.sink.hold = True
     # thresholds are written before any beat that uses them (as TB.run does)
-    tb.thr_src.queue.extend(d.thr.pack(**w) for j in jobs for w in j.thr_writes)
+    tb.thr_src.queue.extend(w for j in jobs for w in j.payloads(d)[0])
     if where != "thr":
         await tb.wait_thr_done()
         for j in jobs:
             tb.scoreboard.expect(j)
-            tb.beat_src.queue.extend(d.beat.pack(**b) for b in j.beats)
+            tb.beat_src.queue.extend(j.payloads(d)[1])
     total = sum(len(j.beats) for j in jobs)
     for _ in range(100000):
         await tb.cycles(1)

@@ -33,14 +33,17 @@ def _sample(rel: str, pol: str, stall: str, reset: str) -> None:
 
 
 def sample_beat(expected: dict, meta: dict, stall: str, reset: str) -> None:
-    """Sample every (channel, threshold) of a matched output beat."""
+    """Sample a matched output beat once per (relation, polarity) its channels and thresholds show
+    (a bin counts beats; sampling every channel would make wide arrays pay per channel)."""
     thr, pol = meta.get("thr"), meta.get("pol")
     if thr is None or pol is None:
         return
+    seen = set()
     for c, p in enumerate(expected["p"]):
         for t in thr[c]:
-            rel = "below" if p < t else "tie" if p == t else "above"
-            _sample(rel, "pos" if pol[c] else "neg", stall, reset)
+            seen.add(("below" if p < t else "tie" if p == t else "above", "pos" if pol[c] else "neg"))
+    for rel, sign in seen:
+        _sample(rel, sign, stall, reset)
 
 
 def bins() -> dict[str, int]:

@@ -19,7 +19,7 @@ from .tb import Job
 
 # "cover" gives channel c the (T - P, polarity) pair COVER[(c + rot) % 6]: below / tie / above x +-1
 COVER = [(delta, pol) for delta in (1, 0, -1) for pol in (1, 0)]
-_MODES = {"all_match": "match", "all_mismatch": "mismatch"}
+_MODES = {"match": "match", "mismatch": "mismatch"}  # full fan-in: all XNOR bits 1 / all 0
 
 
 def params(d: Design) -> dict:

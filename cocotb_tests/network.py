@@ -150,7 +150,7 @@ def run_program(build, program_path: str, run_root, dataset: str = "digits", lim
         run_dir = run_root / f"layer{i}_{layer['name']}"
         run_dir.mkdir(parents=True, exist_ok=True)
         jobs = [j for r in runs for j in r.jobs]
-        save_plan(network_plan(jobs, bulk), run_dir)
+        save_plan(network_plan(jobs, bulk), run_dir, d)
         res = run_cocotb(build, "cocotb_tests.core_tests", r"core_tests\.network_layer", run_dir)
         beats = pickle.loads((run_dir / "net_out.pkl").read_bytes())
         st = [json.loads(line) for line in (run_dir / STATS_FILE).read_text().splitlines()]

@@ -43,8 +43,9 @@ GROUPS = {
 TRAFFIC = [("none", "none"), ("bern10", "bern10"), ("bern50", "bern50"), ("bern90", "bern90"),
            ("bursts", "bursts"), ("bern90", "bern10"), ("bern10", "bern90")]
 RESET_POINTS = ("thr", "beats", "drain")
-# frame kinds (cocotb_tests/jobs.py): random data, then the directed extremes
-KINDS = ("random", "all_match", "all_mismatch", "ties", "negative", "constant", "multi")
+# frame kinds (cocotb_tests/jobs.py): random data, then the directed extremes: full fan-in all-match /
+# all-mismatch, ties at the threshold, negative polarity, constant channels, multi-threshold
+KINDS = ("random", "match", "mismatch", "ties", "negative", "constant", "multi")
 
 
 def traffic_key(src: str, snk: str) -> str:
@@ -148,7 +149,12 @@ def network_plan(jobs: list[Job], bulk: bool) -> dict[str, list[Job]]:
     return plan
 
 
-def save_plan(plan: dict[str, list[Job]], run_dir: Path) -> Path:
+def save_plan(plan: dict[str, list[Job]], run_dir: Path, design: Design | None = None) -> Path:
+    """Pickle the plan (payloads packed here when ``design`` is given, off the simulator's clock)."""
+    if design is not None:
+        for jobs in plan.values():
+            for j in jobs:
+                j.payloads(design)
     path = run_dir / PLAN_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(pickle.dumps(plan))

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = BUILD_ROOT / "make_sim"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    save_plan(make_plan(d, list(GROUPS), seed=args.seed, scale=args.scale), run_dir)
+    save_plan(make_plan(d, list(GROUPS), seed=args.seed, scale=args.scale), run_dir, d)
     res = run_cocotb(build, "cocotb_tests.core_tests", rf"core_tests\.({'|'.join(GROUPS.values())})", run_dir)
     stats = [json.loads(line) for line in (run_dir / STATS_FILE).read_text().splitlines()] \
         if (run_dir / STATS_FILE).exists() else []

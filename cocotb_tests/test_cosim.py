@@ -25,7 +25,7 @@ PLAN = [
 @pytest.mark.parametrize(("config", "group"), PLAN, ids=[f"{c}-{g}" for c, g in PLAN])
 def test_cosim(config: str, group: str, tmp_path) -> None:
     build = get_build(CONFIGS[config])
-    save_plan(make_plan(build.design, [group], seed=1), tmp_path)
+    save_plan(make_plan(build.design, [group], seed=1), tmp_path, build.design)
     res = run_cocotb(build, "cocotb_tests.core_tests", rf"core_tests\.({GROUPS[group]}|coverage_summary)",
                      tmp_path)
     assert not res["failed"], f"{config}: failed cocotb tests {res['failed']} (log: {tmp_path / 'sim.log'})"

@@ -15,7 +15,7 @@ from golden.reference import ref_array
 
 __all__ = ["Case", "Reduction", "ThrWrite", "cases", "pack_payload", "random_case", "unpack_payload"]
 
-DEFAULTS = {"max_fanin": 1024, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, "overlap": 1}
+DEFAULTS = {"max_fanin": 1024, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, "overlap": 1, "pipeline": 1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,6 +227,7 @@ def cases() -> list[Case]:
         random_case("r3c3k7_burst_nooverlap", _params(3, 3, 7, max_fanin=70, overlap=0), n_red=6, beats=1,
                     seed=19, idle=0.0, backpressure=0.3),
         random_case("r8c2k7_nooverlap", _params(8, 2, 7, max_fanin=70, overlap=0), n_red=3, seed=20),
+        random_case("r3c2k7_nopipe", _params(3, 2, 7, max_fanin=70, pipeline=0), n_red=3, seed=21),
         _ties_case("r2c3k7_ties_pos", _params(2, 3, 7, max_fanin=70), 12, 1),
         _ties_case("r3c2k32_ties_neg", _params(3, 2, 32, max_fanin=256), 13, 0),
         _ties_case("r2c2k7_ties_multi", _params(2, 2, 7, max_fanin=70, n_thresholds=3), 14, 1),

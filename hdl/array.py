@@ -24,12 +24,12 @@ __all__ = ["XnorArray", "pe_module_name"]
 
 def pe_module_name(cfg: AccelConfig, style: str = "pair") -> str:
     """Verilog name of the PE module gen/ emits once and every row instantiates C times."""
-    return f"xnorgen_pe_k{cfg.k}_w{cfg.acc_width}_o{cfg.overlap}_{style}"
+    return f"xnorgen_pe_k{cfg.k}_w{cfg.acc_width}_o{cfg.overlap}_p{cfg.pipeline}_{style}"
 
 
 def row_module_name(cfg: AccelConfig, style: str = "pair") -> str:
     """Verilog name of the PE-row module gen/ emits once and the array instantiates R times."""
-    return f"xnorgen_row_c{cfg.cols}_k{cfg.k}_w{cfg.acc_width}_o{cfg.overlap}_{style}"
+    return f"xnorgen_row_c{cfg.cols}_k{cfg.k}_w{cfg.acc_width}_o{cfg.overlap}_p{cfg.pipeline}_{style}"
 
 
 class XnorRow(wiring.Component):
@@ -57,7 +57,7 @@ class XnorRow(wiring.Component):
                 ctl = _delay(m, ctl, 1, f"ctl_c{c}", False)
             if self.pe_mode == "inline":
                 _, res = pe_logic(m, f"pe{c}", act, self.wgt[c], ctl[0], ctl[1], ctl[2], cfg.k,
-                                  cfg.acc_width, self.style, bool(cfg.overlap))
+                                  cfg.acc_width, self.style, bool(cfg.overlap), bool(cfg.pipeline))
                 m.d.comb += self.res[c].eq(res)
             else:
                 m.submodules[f"pe{c}"] = Instance(

@@ -32,6 +32,7 @@ PARAM_RANGES = {
     "weight_rows": (1, "rows", "distinct weight words per column per beat; PE(r, c) uses weight row r % W"),
     "weight_hop": (1, 64, "PE rows per weight pipeline register down a column (row r waits r // hop)"),
     "n_thresholds": (1, 15, "thresholds per channel (1 = binary output)"),
+    "pipeline": (0, 1, "1: register the popcount before the accumulator (one more cycle, higher Fmax)"),
     "overlap": (0, 1, ("1: a result register per PE, results drain while the next reduction accumulates; "
                       "0: drain from the accumulators, the next `first` beat waits (fewer flip-flops)")),
     "channels": ("cols", 4096, "output channels whose thresholds the core stores (multiple of cols)"),
@@ -49,6 +50,7 @@ class AccelConfig:
     weight_rows: int = 1
     weight_hop: int = 4
     n_thresholds: int = 1
+    pipeline: int = 1
     overlap: int = 1
     channels: int | None = None  # None -> cols
 
@@ -121,9 +123,10 @@ class AccelConfig:
         """Cycles from the handshake of a `last` beat until every PE has captured its result.
 
         One input register, the row skew (r // weight_hop) and the column hops (c): the last PE is
-        reached after 1 + weight_stages + (cols - 1) cycles and captures at the end of it.
+        reached after 1 + weight_stages + (cols - 1) cycles and captures at the end of it (one
+        cycle later with the popcount pipeline register).
         """
-        return 1 + self.weight_stages + (self.cols - 1) + 1
+        return 1 + self.weight_stages + (self.cols - 1) + 1 + self.pipeline
 
     def out_latency(self) -> int:
         """Cycles from the `last` handshake to the first out beat being valid (out.ready held high).

@@ -9,9 +9,9 @@ from golden.reference import ref_pe
 from hdl.pe import POPCOUNT_STYLES, XnorPE
 
 
-def _run_pe(k, acc_width, beats, style):
+def _run_pe(k, acc_width, beats, style, pipeline=True):
     """beats: list of (a, w, valid, first, last); returns [(acc, res)] after each edge."""
-    dut = XnorPE(k, acc_width, style)
+    dut = XnorPE(k, acc_width, style, pipeline=pipeline)
     seen = []
 
     async def bench(ctx):
@@ -31,21 +31,23 @@ def _run_pe(k, acc_width, beats, style):
     return seen
 
 
-def _model(k, beats):
+def _model(k, beats, pipeline=True):
+    """Expected (acc, res) after each edge; the popcount register delays the update by one edge."""
     acc = res = 0
-    out = []
+    out = [(0, 0)] if pipeline else []
     for a, w, valid, first, last in beats:
         if valid:
             acc = (0 if first else acc) + ref_pe([a], [w], k)
             if last:
                 res = acc
         out.append((acc, res))
-    return out
+    return out[:len(beats)]
 
 
+@pytest.mark.parametrize("pipeline", [True, False])
 @pytest.mark.parametrize("style", POPCOUNT_STYLES)
 @pytest.mark.parametrize("k", [1, 7, 32, 64])
-def test_pe_random_stream(k, style):
+def test_pe_random_stream(k, style, pipeline):
     rng = random.Random(k)
     beats, since_first = [], 0
     for _ in range(60):
@@ -54,7 +56,7 @@ def test_pe_random_stream(k, style):
         beats.append((rng.getrandbits(k), rng.getrandbits(k), int(rng.random() < 0.8), int(first),
                       int(rng.random() < 0.3)))
     fanin = 60 * k
-    assert _run_pe(k, fanin.bit_length(), beats, style) == _model(k, beats)
+    assert _run_pe(k, fanin.bit_length(), beats, style, pipeline) == _model(k, beats, pipeline)
 
 
 @pytest.mark.parametrize("k", [1, 7, 64])
@@ -64,10 +66,10 @@ def test_pe_extremes_at_full_fanin(k, mode):
     rng = random.Random(3)
     n = 8
     beats = []
-    for i in range(n):
+    for i in range(n + 1):  # one idle beat at the end lets the pipelined PE finish
         a = rng.getrandbits(k)
         w = a if mode == "match" else a ^ ((1 << k) - 1)
-        beats.append((a, w, 1, int(i == 0), int(i == n - 1)))
+        beats.append((a, w, int(i < n), int(i == 0), int(i == n - 1)))
     acc_width = (n * k).bit_length()
     got = _run_pe(k, acc_width, beats, "pair")
     assert got[-1] == ((n * k, n * k) if mode == "match" else (0, 0))

@@ -25,28 +25,34 @@ class PeShadow(wiring.Component):
     wraps, and which this property must catch (an `acc <= shadow` inequality would let it pass).
     """
 
-    def __init__(self, k: int, max_fanin: int, acc_width: int | None = None):
-        self.k, self.fanin = k, max_fanin
+    def __init__(self, k: int, max_fanin: int, acc_width: int | None = None, pipeline: bool = True):
+        self.k, self.fanin, self.pipeline = k, max_fanin, pipeline
         self.acc_width = acc_width if acc_width is not None else max_fanin.bit_length()
         super().__init__({"a": In(k), "w": In(k), "valid": In(1), "first": In(1), "last": In(1)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.pe = pe = XnorPE(self.k, self.acc_width)
+        m.submodules.pe = pe = XnorPE(self.k, self.acc_width, pipeline=self.pipeline)
         m.d.comb += [pe.a.eq(self.a), pe.w.eq(self.w), pe.valid.eq(self.valid), pe.first.eq(self.first),
                      pe.last.eq(self.last)]
+        a, w, valid, first, last = self.a, self.w, self.valid, self.first, self.last
+        if self.pipeline:  # the shadow sees the inputs when the PE's accumulator does
+            a, w = Signal.like(self.a), Signal.like(self.w)
+            valid, first, last = Signal(), Signal(), Signal()
+            m.d.sync += [a.eq(self.a), w.eq(self.w), valid.eq(self.valid), first.eq(self.first),
+                         last.eq(self.last)]
         wide = self.fanin.bit_length() + 4
         shadow = Signal(wide)
         res_shadow = Signal(wide)
         # independent popcount: bit-by-bit sum of XNOR (no pairing, no tree structure)
-        pc = sum((self.a[i] == self.w[i]) for i in range(self.k))
-        nxt = Mux(self.first, 0, shadow) + pc
-        with m.If(self.valid):
+        pc = sum((a[i] == w[i]) for i in range(self.k))
+        nxt = Mux(first, 0, shadow) + pc
+        with m.If(valid):
             m.d.sync += shadow.eq(nxt)
-            with m.If(self.last):
+            with m.If(last):
                 m.d.sync += res_shadow.eq(nxt)
         # the environment keeps every reduction within max_fanin (what the config promises)
-        m.d.comb += Assume(~self.valid | (nxt <= self.fanin))
+        m.d.comb += Assume(~valid | (nxt <= self.fanin))
         m.d.comb += [Assert(pe.acc == shadow), Assert(pe.res == res_shadow)]
         return m
 
