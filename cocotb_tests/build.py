@@ -44,7 +44,9 @@ VERILATOR_FLAGS = [
     "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
     "-Wno-fatal", "-Wno-lint", "-Wno-style",
 ]
-MAKE_VARS = ["OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O2", "CFG_CXXFLAGS_PCH_I=-include"]
+# XNORGEN_OPT_FAST: the model's C++ optimization level (-O1 default: compile time vs. speed, see bench)
+MAKE_VARS = [f"OPT_FAST={os.environ.get('XNORGEN_OPT_FAST', '-O1')}", "OPT_SLOW=-O0", "OPT_GLOBAL=-O2",
+             "CFG_CXXFLAGS_PCH_I=-include"]
 # The generator command; XNORGEN_GEN swaps in another generator (e.g. to try the bench on a model).
 GEN_CMD = shlex.split(os.environ.get("XNORGEN_GEN", "")) or [sys.executable, "-m", "gen"]
 # What the key covers besides the gen arguments: the RTL, the generator, and how we build.

@@ -51,7 +51,7 @@ FIELD_MEANING = {
 def _convert(which: str, cfg: AccelConfig, style: str) -> str:
     if which == "pe":
         pe = XnorPE(cfg.k, cfg.acc_width, style, expose_acc=False, overlap=bool(cfg.overlap),
-                    pipeline=bool(cfg.pipeline))
+                    pipeline=cfg.pipeline)
         return verilog.convert(pe, name=pe_module_name(cfg, style), emit_src=False)
     if which == "row":
         row = XnorRow(cfg, style, "instance")

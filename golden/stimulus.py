@@ -228,6 +228,7 @@ def cases() -> list[Case]:
                     seed=19, idle=0.0, backpressure=0.3),
         random_case("r8c2k7_nooverlap", _params(8, 2, 7, max_fanin=70, overlap=0), n_red=3, seed=20),
         random_case("r3c2k7_nopipe", _params(3, 2, 7, max_fanin=70, pipeline=0), n_red=3, seed=21),
+        random_case("r2c3k32_pipe2", _params(2, 3, 32, max_fanin=256, pipeline=2), n_red=3, seed=22),
         _ties_case("r2c3k7_ties_pos", _params(2, 3, 7, max_fanin=70), 12, 1),
         _ties_case("r3c2k32_ties_neg", _params(3, 2, 32, max_fanin=256), 13, 0),
         _ties_case("r2c2k7_ties_multi", _params(2, 2, 7, max_fanin=70, n_thresholds=3), 14, 1),

@@ -57,7 +57,7 @@ class XnorRow(wiring.Component):
                 ctl = _delay(m, ctl, 1, f"ctl_c{c}", False)
             if self.pe_mode == "inline":
                 _, res = pe_logic(m, f"pe{c}", act, self.wgt[c], ctl[0], ctl[1], ctl[2], cfg.k,
-                                  cfg.acc_width, self.style, bool(cfg.overlap), bool(cfg.pipeline))
+                                  cfg.acc_width, self.style, bool(cfg.overlap), cfg.pipeline)
                 m.d.comb += self.res[c].eq(res)
             else:
                 m.submodules[f"pe{c}"] = Instance(

@@ -32,7 +32,8 @@ PARAM_RANGES = {
     "weight_rows": (1, "rows", "distinct weight words per column per beat; PE(r, c) uses weight row r % W"),
     "weight_hop": (1, 64, "PE rows per weight pipeline register down a column (row r waits r // hop)"),
     "n_thresholds": (1, 15, "thresholds per channel (1 = binary output)"),
-    "pipeline": (0, 1, "1: register the popcount before the accumulator (one more cycle, higher Fmax)"),
+    "pipeline": (0, 2, ("PE pipeline registers: 1 = popcount registered before the accumulator, "
+                       "2 = also halfway down the popcount tree (one cycle each, higher Fmax)")),
     "overlap": (0, 1, ("1: a result register per PE, results drain while the next reduction accumulates; "
                       "0: drain from the accumulators, the next `first` beat waits (fewer flip-flops)")),
     "channels": ("cols", 4096, "output channels whose thresholds the core stores (multiple of cols)"),

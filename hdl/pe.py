@@ -16,14 +16,21 @@ from .config import POPCOUNT_STYLES
 __all__ = ["POPCOUNT_STYLES", "XnorPE", "pe_logic", "popcount_xnor"]
 
 
-def _balanced_sum(terms: list[Value], m: Module | None = None, name: str = "") -> Value:
+def _balanced_sum(terms: list[Value], m: Module | None = None, name: str = "",
+                  reg: Module | None = None) -> Value:
     """Sum as a balanced tree of 2-input adds (short carry chains, each level widens by 1 bit).
 
     With m given, every partial sum is a kept signal, so Yosys maps each add to a carry chain
     instead of merging the tree into one multi-operand add (full-adder LUT logic).
     """
     level = 0
-    while len(terms) > 1:
+    mid = max(1, (len(terms) - 1).bit_length()) // 2  # add levels before the mid-tree register
+    while len(terms) > 1 or (reg is not None and level <= mid):
+        if reg is not None and level == mid:  # pipeline register halfway down the tree
+            regs = [Signal(len(t), name=f"{name}_mid{i}", reset_less=True) for i, t in enumerate(terms)]
+            reg.d.sync += [r.eq(t) for r, t in zip(regs, terms)]
+            terms, reg = regs, None
+            continue
         nxt = []
         for i in range(0, len(terms) - 1, 2):
             t = terms[i] + terms[i + 1]
@@ -39,7 +46,8 @@ def _balanced_sum(terms: list[Value], m: Module | None = None, name: str = "") -
     return terms[0]
 
 
-def popcount_xnor(m: Module, name: str, a: Value, w: Value, k: int, style: str = "pair") -> Value:
+def popcount_xnor(m: Module, name: str, a: Value, w: Value, k: int, style: str = "pair",
+                  mid_register: bool = False) -> Value:
     """popcount(~(a ^ w)) over k bits, as a combinational expression.
 
     "pair": the XNOR is fused into a first level that one LUT4 holds per output bit: two bit pairs
@@ -47,23 +55,24 @@ def popcount_xnor(m: Module, name: str, a: Value, w: Value, k: int, style: str =
     "chain": as "pair", but every adder of the tree is kept separate (one carry chain each).
     "tree": XNOR bits straight into a balanced adder tree.
     """
+    reg = m if mid_register else None
     x = Signal(k, name=f"{name}_xnor")  # a signal, so each bit's use does not re-emit the XNOR
     m.d.comb += x.eq(~(a ^ w))
     if k == 1:
-        return x[0]
+        return _balanced_sum([x[0]], None, name, reg)
     if style == "tree":
-        return _balanced_sum([x[i] for i in range(k)])
+        return _balanced_sum([x[i] for i in range(k)], None, name, reg)
     if style not in ("pair", "chain"):
         raise ValueError(f"style must be one of {POPCOUNT_STYLES}, not {style!r}")
     terms = [Cat(x[i] ^ x[i + 1], x[i] & x[i + 1]) for i in range(0, k - 1, 2)]
     if k % 2:
         terms.append(x[k - 1])
-    return _balanced_sum(terms, m if style == "chain" else None, name)
+    return _balanced_sum(terms, m if style == "chain" else None, name, reg)
 
 
 def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, first: Value, last: Value,
              k: int, acc_width: int, style: str = "pair", overlap: bool = True,
-             pipeline: bool = True) -> tuple[Signal, Signal]:
+             pipeline: int = 1) -> tuple[Signal, Signal]:
     """Add one PE to module m; returns (acc, res).
 
     On a valid beat: acc <= (first ? 0 : acc) + popcount(~(a ^ w)); with overlap, on a valid
@@ -71,13 +80,18 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, first: Valu
     next cycle while res drains); without, res is acc itself (the array holds back the next
     `first`). Widths: acc_width is derived from max_fanin, so it never wraps. With pipeline, the
     popcount and valid/first/last are registered first (the XNOR-popcount tree and the accumulator
-    carry chain are then separate timing paths; measured 96 MHz without it on ECP5).
+    carry chain are then separate timing paths; measured 96 MHz without it on ECP5); pipeline 2
+    adds a register halfway down the popcount tree (110 MHz with 1 on an 8x8 K=16 ECP5 array).
     """
     acc = Signal(acc_width, name=f"{name}_acc")
-    pc = popcount_xnor(m, name, a, w, k, style)
+    pc = popcount_xnor(m, name, a, w, k, style, mid_register=pipeline >= 2)
+    if pipeline >= 2:
+        ctl_m = Signal(3, name=f"{name}_ctl_mid", attrs={"keep": 1})  # per PE: no fan-out across rows
+        m.d.sync += ctl_m.eq(Cat(valid, first, last))
+        valid, first, last = ctl_m[0], ctl_m[1], ctl_m[2]
     if pipeline:
         pc_q = Signal(len(pc), name=f"{name}_pc", reset_less=True)
-        ctl_q = Signal(3, name=f"{name}_ctl")
+        ctl_q = Signal(3, name=f"{name}_ctl", attrs={"keep": 1})  # kept: Yosys would merge rows' copies
         m.d.sync += [pc_q.eq(pc), ctl_q.eq(Cat(valid, first, last))]
         pc, valid, first, last = pc_q, ctl_q[0], ctl_q[1], ctl_q[2]
     total = (Mux(first, Const(0, acc_width), acc) + pc)[:acc_width]
@@ -100,7 +114,7 @@ class XnorPE(wiring.Component):
     """
 
     def __init__(self, k: int, acc_width: int, style: str = "pair", expose_acc: bool = True,
-                 overlap: bool = True, pipeline: bool = True):
+                 overlap: bool = True, pipeline: int = 1):
         self.k, self.acc_width, self.style, self.expose_acc = k, acc_width, style, expose_acc
         self.overlap, self.pipeline = overlap, pipeline
         ports = {"a": In(k), "w": In(k), "valid": In(1), "first": In(1), "last": In(1),

@@ -37,7 +37,8 @@ def test_latency_matches_config():
     from golden.stimulus import random_case
     for params in ({"rows": 3, "cols": 2, "k": 7, "max_fanin": 70, "weight_hop": 2},
                    {"rows": 1, "cols": 1, "k": 1, "max_fanin": 8},
-                   {"rows": 8, "cols": 5, "k": 7, "max_fanin": 70, "weight_hop": 1}):
+                   {"rows": 8, "cols": 5, "k": 7, "max_fanin": 70, "weight_hop": 1, "pipeline": 2},
+                   {"rows": 2, "cols": 2, "k": 7, "max_fanin": 70, "pipeline": 0}):
         p = {"weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, **params}
         p.setdefault("channels", p["cols"])
         case = random_case("lat", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)

@@ -11,7 +11,7 @@ from tests.formal.props import PeShadow, StreamContract, ThresholdRef
 from tests.formal.run import run_sby
 
 
-@pytest.mark.parametrize("k,fanin,pipeline", [(1, 5, True), (4, 16, True), (7, 21, False)])
+@pytest.mark.parametrize("k,fanin,pipeline", [(1, 5, 1), (4, 16, 2), (7, 21, 0)])
 def test_pe_accumulator_equals_shadow_sum(k, fanin, pipeline):
     ok, log = run_sby(PeShadow(k, fanin, pipeline=pipeline), "prove", 8)
     assert ok, log

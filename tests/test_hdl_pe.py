@@ -9,7 +9,7 @@ from golden.reference import ref_pe
 from hdl.pe import POPCOUNT_STYLES, XnorPE
 
 
-def _run_pe(k, acc_width, beats, style, pipeline=True):
+def _run_pe(k, acc_width, beats, style, pipeline=1):
     """beats: list of (a, w, valid, first, last); returns [(acc, res)] after each edge."""
     dut = XnorPE(k, acc_width, style, pipeline=pipeline)
     seen = []
@@ -31,10 +31,10 @@ def _run_pe(k, acc_width, beats, style, pipeline=True):
     return seen
 
 
-def _model(k, beats, pipeline=True):
-    """Expected (acc, res) after each edge; the popcount register delays the update by one edge."""
+def _model(k, beats, pipeline=1):
+    """Expected (acc, res) after each edge; each PE pipeline register delays the update by one edge."""
     acc = res = 0
-    out = [(0, 0)] if pipeline else []
+    out = [(0, 0)] * pipeline
     for a, w, valid, first, last in beats:
         if valid:
             acc = (0 if first else acc) + ref_pe([a], [w], k)
@@ -44,7 +44,7 @@ def _model(k, beats, pipeline=True):
     return out[:len(beats)]
 
 
-@pytest.mark.parametrize("pipeline", [True, False])
+@pytest.mark.parametrize("pipeline", [0, 1, 2])
 @pytest.mark.parametrize("style", POPCOUNT_STYLES)
 @pytest.mark.parametrize("k", [1, 7, 32, 64])
 def test_pe_random_stream(k, style, pipeline):
@@ -66,11 +66,11 @@ def test_pe_extremes_at_full_fanin(k, mode):
     rng = random.Random(3)
     n = 8
     beats = []
-    for i in range(n + 1):  # one idle beat at the end lets the pipelined PE finish
+    for i in range(n + 2):  # idle beats at the end let the pipelined PE finish
         a = rng.getrandbits(k)
         w = a if mode == "match" else a ^ ((1 << k) - 1)
         beats.append((a, w, int(i < n), int(i == 0), int(i == n - 1)))
     acc_width = (n * k).bit_length()
-    got = _run_pe(k, acc_width, beats, "pair")
+    got = _run_pe(k, acc_width, beats, "pair", 2)
     assert got[-1] == ((n * k, n * k) if mode == "match" else (0, 0))
-    assert got == _model(k, beats)
+    assert got == _model(k, beats, 2)

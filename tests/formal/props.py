@@ -25,7 +25,7 @@ class PeShadow(wiring.Component):
     wraps, and which this property must catch (an `acc <= shadow` inequality would let it pass).
     """
 
-    def __init__(self, k: int, max_fanin: int, acc_width: int | None = None, pipeline: bool = True):
+    def __init__(self, k: int, max_fanin: int, acc_width: int | None = None, pipeline: int = 1):
         self.k, self.fanin, self.pipeline = k, max_fanin, pipeline
         self.acc_width = acc_width if acc_width is not None else max_fanin.bit_length()
         super().__init__({"a": In(k), "w": In(k), "valid": In(1), "first": In(1), "last": In(1)})
@@ -36,11 +36,10 @@ class PeShadow(wiring.Component):
         m.d.comb += [pe.a.eq(self.a), pe.w.eq(self.w), pe.valid.eq(self.valid), pe.first.eq(self.first),
                      pe.last.eq(self.last)]
         a, w, valid, first, last = self.a, self.w, self.valid, self.first, self.last
-        if self.pipeline:  # the shadow sees the inputs when the PE's accumulator does
-            a, w = Signal.like(self.a), Signal.like(self.w)
-            valid, first, last = Signal(), Signal(), Signal()
-            m.d.sync += [a.eq(self.a), w.eq(self.w), valid.eq(self.valid), first.eq(self.first),
-                         last.eq(self.last)]
+        for _ in range(self.pipeline):  # the shadow sees the inputs when the PE's accumulator does
+            d = [Signal.like(a), Signal.like(w), Signal(), Signal(), Signal()]
+            m.d.sync += [d[0].eq(a), d[1].eq(w), d[2].eq(valid), d[3].eq(first), d[4].eq(last)]
+            a, w, valid, first, last = d
         wide = self.fanin.bit_length() + 4
         shadow = Signal(wide)
         res_shadow = Signal(wide)
