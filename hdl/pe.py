@@ -86,12 +86,12 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, first: Valu
     acc = Signal(acc_width, name=f"{name}_acc")
     pc = popcount_xnor(m, name, a, w, k, style, mid_register=pipeline >= 2)
     if pipeline >= 2:
-        ctl_m = Signal(3, name=f"{name}_ctl_mid", attrs={"keep": 1})  # per PE: no fan-out across rows
+        ctl_m = Signal(3, name=f"{name}_ctl_mid")
         m.d.sync += ctl_m.eq(Cat(valid, first, last))
         valid, first, last = ctl_m[0], ctl_m[1], ctl_m[2]
     if pipeline:
         pc_q = Signal(len(pc), name=f"{name}_pc", reset_less=True)
-        ctl_q = Signal(3, name=f"{name}_ctl", attrs={"keep": 1})  # kept: Yosys would merge rows' copies
+        ctl_q = Signal(3, name=f"{name}_ctl")
         m.d.sync += [pc_q.eq(pc), ctl_q.eq(Cat(valid, first, last))]
         pc, valid, first, last = pc_q, ctl_q[0], ctl_q[1], ctl_q[2]
     total = (Mux(first, Const(0, acc_width), acc) + pc)[:acc_width]
