@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 from golden.reference import ref_array, ref_threshold, threshold_table
-from golden.stimulus import Case, ThrWrite, _max_beats, _reduction, cases
+from golden.stimulus import Case, ThrWrite, cases, make_reduction, max_beats
 
 from .design import Design
 from .plan import KINDS
@@ -89,12 +89,12 @@ def frame(d: Design, rng: random.Random, kind: str = "random", length: int | Non
     if kind not in KINDS and kind != "cover":
         raise ValueError(f"unknown frame kind {kind!r}")
     p = params(d)
-    max_len = _max_beats(p, split)
+    max_len = max_beats(p, split)
     if kind in _MODES:
         length = max_len  # the full fan-in: P reaches its maximum (all match) or 0 (all mismatch)
     elif length is None:
         length = rng.randint(1, min(4, max_len))
-    red = _reduction(rng, p, min(length, max_len), split=split, chan_block=chan_block,
+    red = make_reduction(rng, p, min(length, max_len), split=split, chan_block=chan_block,
                      mode=_MODES.get(kind, "random"))
     if thr is None or pol is None:
         thr, pol = _thresholds(d, rng, kind, ref_array(p, [red])[0]["p"], rot)

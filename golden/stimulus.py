@@ -113,7 +113,7 @@ def _word(rng: random.Random, k: int) -> int:
     return rng.getrandbits(k)
 
 
-def _reduction(rng, p, beats, *, split=0, chan_block=0, mode="random") -> Reduction:
+def make_reduction(rng, p, beats, *, split=0, chan_block=0, mode="random") -> Reduction:
     """mode: random | match (every XNOR bit 1: P = beats*k) | mismatch (P = 0)."""
     R, C, K, W = p["rows"], p["cols"], p["k"], p["weight_rows"]
     act, wgt = [], []
@@ -130,7 +130,7 @@ def _reduction(rng, p, beats, *, split=0, chan_block=0, mode="random") -> Reduct
     return Reduction(tuple(act), tuple(wgt), split, chan_block)
 
 
-def _max_beats(p, split=0) -> int:
+def max_beats(p, split=0) -> int:
     """Longest reduction (in beats) whose group sum stays within max_fanin."""
     group = min(1 << split, p["rows"])
     return max(1, p["max_fanin"] // (p["k"] * group))
@@ -154,11 +154,11 @@ def _freeze(p: dict) -> tuple:
 def random_case(name, p, *, n_red=3, beats=None, seed=0, idle=0.3, backpressure=0.3, split=0) -> Case:
     """Random reductions, random thresholds around the expected P, every channel block written."""
     rng = random.Random(seed)
-    maxb = _max_beats(p, split)
+    maxb = max_beats(p, split)
     reds = []
     for i in range(n_red):
         b = beats if beats is not None else rng.randint(1, min(maxb, 6))
-        reds.append(_reduction(rng, p, min(b, maxb), split=split, chan_block=i % (p["channels"] // p["cols"])))
+        reds.append(make_reduction(rng, p, min(b, maxb), split=split, chan_block=i % (p["channels"] // p["cols"])))
     mean = (sum(len(r.act) for r in reds) // len(reds)) * p["k"] * min(1 << split, p["rows"]) // 2
     spread = max(2, mean // 2)
     writes = []
@@ -171,7 +171,7 @@ def random_case(name, p, *, n_red=3, beats=None, seed=0, idle=0.3, backpressure=
 def _ties_case(name, p, seed, polarity) -> Case:
     """Thresholds set to P of row 0 (ties), P - 1 and P + 1, so both sides of >= / <= are hit."""
     rng = random.Random(seed)
-    red = _reduction(rng, p, min(4, _max_beats(p)))
+    red = make_reduction(rng, p, min(4, max_beats(p)))
     drain = ref_array(p, [red])
     C, N = p["cols"], p["n_thresholds"]
     p0 = drain[0]["p"]
@@ -186,7 +186,7 @@ def _extreme_case(name, p, mode, seed) -> Case:
     """Full fan-in all-match (P = max_fanin) or all-mismatch (P = 0): accumulator extremes."""
     rng = random.Random(seed)
     beats = p["max_fanin"] // p["k"]
-    red = _reduction(rng, p, beats, mode=mode)
+    red = make_reduction(rng, p, beats, mode=mode)
     C = p["cols"]
     full = beats * p["k"]
     thr = (full,) * C if mode == "match" else (0,) * C
@@ -200,7 +200,7 @@ def _constant_case(name, p, seed) -> Case:
     F, C = p["max_fanin"], p["cols"]
     thr = tuple((0, F + 1, F + 1, 0)[c % 4] for c in range(C))
     pol = tuple((1, 1, 0, 0)[c % 4] for c in range(C))
-    reds = tuple(_reduction(rng, p, rng.randint(1, min(3, _max_beats(p)))) for _ in range(2))
+    reds = tuple(make_reduction(rng, p, rng.randint(1, min(3, max_beats(p)))) for _ in range(2))
     return Case(name, _freeze(p), (ThrWrite(0, thr, pol),), reds, 0.3, 0.3, seed)
 
 
