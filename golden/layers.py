@@ -77,7 +77,17 @@ def _alpha(weight: torch.Tensor) -> torch.Tensor:
     return weight.abs().mean(dim=tuple(range(1, weight.dim())))
 
 
-class BinaryLinear(nn.Linear):
+class _BinaryWeights:
+    """sign(W) with the STE, and the XNOR-Net scale alpha = mean|W|: shared by linear and conv."""
+
+    def binary_weight(self) -> torch.Tensor:
+        return sign_ste(self.weight)
+
+    def alpha(self) -> torch.Tensor:
+        return _alpha(self.weight)
+
+
+class BinaryLinear(_BinaryWeights, nn.Linear):
     """Linear layer with sign(W) weights; input may be +-1 or real/8-bit (binary-weight first layer).
 
     ``scaling=True`` multiplies output channel o by alpha_o = mean|W_o| (XNOR-Net).
@@ -86,12 +96,6 @@ class BinaryLinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = False, scaling: bool = False):
         super().__init__(in_features, out_features, bias=bias)
         self.scaling = scaling
-
-    def binary_weight(self) -> torch.Tensor:
-        return sign_ste(self.weight)
-
-    def alpha(self) -> torch.Tensor:
-        return _alpha(self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.linear(x, self.binary_weight())
@@ -105,7 +109,7 @@ class BinaryLinear(nn.Linear):
         return super().extra_repr() + f", scaling={self.scaling}"
 
 
-class BinaryConv2d(nn.Conv2d):
+class BinaryConv2d(_BinaryWeights, nn.Conv2d):
     """Conv2d with sign(W) weights, a stride, and padding with a declared value of -1 or +1.
 
     The padding is applied to the activation tensor explicitly (``F.pad(value=pad_value)``) before
@@ -122,12 +126,6 @@ class BinaryConv2d(nn.Conv2d):
         self.pad = int(padding)
         self.pad_value = int(pad_value)
         self.scaling = scaling
-
-    def binary_weight(self) -> torch.Tensor:
-        return sign_ste(self.weight)
-
-    def alpha(self) -> torch.Tensor:
-        return _alpha(self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pad:

@@ -13,7 +13,8 @@ import random
 
 from golden.reference import ref_array
 
-__all__ = ["Case", "Reduction", "ThrWrite", "cases", "pack_payload", "random_case", "unpack_payload"]
+__all__ = ["Case", "Reduction", "ThrWrite", "cases", "make_reduction", "max_beats", "pack_payload", "random_case",
+           "unpack_payload"]
 
 DEFAULTS = {"max_fanin": 1024, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, "overlap": 1, "pipeline": 1}
 
