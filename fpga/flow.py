@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,11 +34,16 @@ class FlowError(RuntimeError):
 
 
 def tool(env_var: str) -> str:
-    """Tool command as Amaranth resolves it (env var named after the tool), YoWASP by default."""
+    """Tool command as Amaranth resolves it (env var named after the tool), YoWASP by default.
+
+    Also looked up beside the running interpreter, so `.venv/bin/python -m fpga.build` works
+    without the venv on PATH (the YoWASP tools are console scripts of the venv).
+    """
     name = os.environ.get(env_var, _DEFAULT_TOOLS[env_var])
-    if shutil.which(name) is None:
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
         raise FlowError(f"tool {name!r} (env {env_var}) not found on PATH")
-    return name
+    return found
 
 
 # Router choice, measured (README, "nextpnr options"): on an uncongested ECP5 array router1 gave
@@ -85,7 +91,8 @@ def _yosys(stem: str, build_dir: Path, timeout: float, notes: list[str]) -> floa
         return _run(f"yosys ({stem})", [tool("YOSYS"), "-q", "-l", f"{stem}.rpt", f"{stem}.ys"], build_dir,
                     f"yosys_{stem}.log", timeout)
     except FlowError:
-        rpt = (build_dir / f"{stem}.rpt").read_text(errors="replace")
+        rpt_path = build_dir / f"{stem}.rpt"
+        rpt = rpt_path.read_text(errors="replace") if rpt_path.exists() else ""
         if "ABC_OPS_REINTEGRATE" not in rpt[-3000:] or "Assert" not in rpt[-500:]:
             raise
     script = (build_dir / f"{stem}.ys").read_text()
