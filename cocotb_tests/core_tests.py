@@ -112,37 +112,32 @@ async def _interrupt(tb: TB, d, rng: random.Random, jobs, phase: str, where: str
     tb.check()
 
 
-@cocotb.test()
-@cocotb.parametrize(where=list(RESET_POINTS))
-async def reset_mid_stream(dut, where: str) -> None:
-    """Reset while thresholds load / beats stream / results drain; then the next run is exact."""
+async def _reset_then_exact(dut, idle: str, name: str, seed: str, where: str, phase: str) -> None:
+    """Run up to the reset point, reset in `phase`, then the remaining jobs must check exactly."""
     d = _design()
-    tb = TB(dut, d, "bern50", "bern50", seed=SEED, name=f"reset_mid_stream/{where}")
+    tb = TB(dut, d, idle, "bern50", seed=SEED, name=name)
     await tb.start()
-    rng = random.Random(f"{SEED}/rst/{where}")
     cut, after = reset_keys(where)
-    await _interrupt(tb, d, rng, _jobs(cut), "mid_stream", where)
+    await _interrupt(tb, d, random.Random(seed), _jobs(cut), phase, where)
     for job in _jobs(after):
         await tb.run(job)
     await tb.cycles(SETTLE)
     tb.check()
     assert tb.scoreboard.checked > 0
+
+
+@cocotb.test()
+@cocotb.parametrize(where=list(RESET_POINTS))
+async def reset_mid_stream(dut, where: str) -> None:
+    """Reset while thresholds load / beats stream / results drain; then the next run is exact."""
+    await _reset_then_exact(dut, "bern50", f"reset_mid_stream/{where}", f"{SEED}/rst/{where}",
+                            where, "mid_stream")
 
 
 @cocotb.test()
 async def reset_while_stalled(dut) -> None:
     """Hold ready low until an output beat waits, reset, then: nothing comes out, next run exact."""
-    d = _design()
-    tb = TB(dut, d, "none", "bern50", seed=SEED, name="reset_while_stalled")
-    await tb.start()
-    rng = random.Random(f"{SEED}/stall")
-    cut, after = reset_keys("stall")
-    await _interrupt(tb, d, rng, _jobs(cut), "out_stalled", "stall")
-    for job in _jobs(after):
-        await tb.run(job)
-    await tb.cycles(SETTLE)
-    tb.check()
-    assert tb.scoreboard.checked > 0
+    await _reset_then_exact(dut, "none", "reset_while_stalled", f"{SEED}/stall", "stall", "out_stalled")
 
 
 @cocotb.test()
