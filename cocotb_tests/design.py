@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from golden.payload import pack_field, unpack_field
+
 
 class DesignError(Exception):
     """config.json lacks something the testbench needs."""
@@ -26,29 +28,21 @@ class Field:
     count: int
     array: bool = False  # an ArrayLayout field: (un)packs as a list even with one element
 
+    @property
+    def spec(self) -> dict:
+        """The field as golden.payload takes it (the config.json form)."""
+        spec = {"name": self.name, "offset": self.offset, "width": self.width}
+        if self.array:
+            spec.update(count=self.count, elem_width=self.elem_width)
+        return spec
+
     def pack(self, value) -> int:
         """A scalar (int) or a sequence of ``count`` elements -> the field's bits, placed at ``offset``."""
-        if not self.array:
-            elems = [int(value)]
-        else:
-            elems = [int(v) for v in value]
-        if len(elems) != self.count:
-            raise ValueError(f"field {self.name}: {len(elems)} elements, expected {self.count}")
-        mask = (1 << self.elem_width) - 1
-        word = 0
-        for i, e in enumerate(elems):
-            if e < 0 or e > mask:
-                raise ValueError(f"field {self.name}[{i}] = {e} does not fit {self.elem_width} bits")
-            word |= e << (i * self.elem_width)
-        return word << self.offset
+        return pack_field(self.spec, value)
 
     def unpack(self, payload: int):
         """The field's value from a whole payload: an int, or a list when it is an array."""
-        bits = (payload >> self.offset) & ((1 << self.width) - 1)
-        if not self.array:
-            return bits
-        mask = (1 << self.elem_width) - 1
-        return [(bits >> (i * self.elem_width)) & mask for i in range(self.count)]
+        return unpack_field(self.spec, payload)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from amaranth.lib import data
 
+from golden import payload
+from hdl.layouts import layout_fields
+
 from .bridge import ACK, OUT
 
 __all__ = [
@@ -22,34 +25,14 @@ __all__ = [
 ]
 
 
-def pack_payload(layout: data.Layout, fields: dict) -> int:
+def pack_payload(layout: data.StructLayout, fields: dict) -> int:
     """A StructLayout payload given as {field: int or list of ints (ArrayLayout)} -> flat integer."""
-    word = 0
-    for name, value in fields.items():
-        fld = layout[name]
-        shape = fld.shape
-        if isinstance(shape, data.ArrayLayout):
-            ew = fld.width // shape.length
-            for i, v in enumerate(value):
-                word |= (int(v) & ((1 << ew) - 1)) << (fld.offset + i * ew)
-        else:
-            width = fld.width
-            word |= (int(value) & ((1 << width) - 1)) << fld.offset
-    return word
+    return payload.pack_payload(layout_fields(layout), fields)
 
 
-def unpack_payload(layout: data.Layout, word: int) -> dict:
+def unpack_payload(layout: data.StructLayout, word: int) -> dict:
     """Flat integer -> {field: int or list of ints}."""
-    out = {}
-    for name, fld in layout:
-        bits = (word >> fld.offset) & ((1 << fld.width) - 1)
-        shape = fld.shape
-        if isinstance(shape, data.ArrayLayout):
-            ew = fld.width // shape.length
-            out[name] = [(bits >> (i * ew)) & ((1 << ew) - 1) for i in range(shape.length)]
-        else:
-            out[name] = bits
-    return out
+    return payload.unpack_payload(layout_fields(layout), word)
 
 
 def encode_input(port: int, payload: int, nbytes: int) -> bytes:

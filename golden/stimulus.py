@@ -2,8 +2,8 @@
 
 Why plain data: a Case holds parameters, threshold writes and reductions as ints and tuples, and
 `Case.beats()` lists the beat payloads in emission order, so any testbench (Python sim, cocotb)
-drives the same vectors and checks them with golden/reference.py. `pack_payload` /
-`unpack_payload` turn those dicts into the flat stream payload described by config.json.
+drives the same vectors and checks them with golden/reference.py. `golden.payload`
+turns those dicts into the flat stream payload described by config.json.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import random
 
 from golden.reference import ref_array
 
-__all__ = ["Case", "Reduction", "ThrWrite", "cases", "make_reduction", "max_beats", "pack_payload", "random_case",
-           "unpack_payload"]
+__all__ = ["Case", "Reduction", "ThrWrite", "cases", "make_reduction", "max_beats", "random_case"]
 
 DEFAULTS = {"max_fanin": 1024, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, "overlap": 1, "pipeline": 1}
 
@@ -71,35 +70,6 @@ class Case:
     def thr_beats(self) -> list[dict]:
         """Payloads of the `thr` stream, in emission order."""
         return [{"addr": w.addr, "thr": list(w.thr), "pol": list(w.pol)} for w in self.thr_writes]
-
-
-def pack_payload(fields, values: dict) -> int:
-    """Flatten a beat dict into the payload int; `fields` as in config.json (offset, width, count)."""
-    word = 0
-    for f in fields:
-        v = values.get(f["name"], 0)
-        if "count" in f:
-            ew = f["width"] // f["count"]
-            if len(v) != f["count"]:
-                raise ValueError(f"field {f['name']} needs {f['count']} elements, got {len(v)}")
-            for i, e in enumerate(v):
-                word |= (int(e) & ((1 << ew) - 1)) << (f["offset"] + i * ew)
-        else:
-            word |= (int(v) & ((1 << f["width"]) - 1)) << f["offset"]
-    return word
-
-
-def unpack_payload(fields, word: int) -> dict:
-    """Inverse of pack_payload."""
-    out = {}
-    for f in fields:
-        raw = (int(word) >> f["offset"]) & ((1 << f["width"]) - 1)
-        if "count" in f:
-            ew = f["width"] // f["count"]
-            out[f["name"]] = [(raw >> (i * ew)) & ((1 << ew) - 1) for i in range(f["count"])]
-        else:
-            out[f["name"]] = raw
-    return out
 
 
 # -- case construction --------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def out_layout(cfg: AccelConfig) -> data.StructLayout:
 def layout_fields(layout: data.StructLayout) -> list[dict]:
     """Flattened fields of a payload: name, offset, width (and count for arrays), LSB first.
 
-    This is what config.json publishes and what golden.stimulus.pack_payload consumes.
+    This is what config.json publishes and what golden.payload.pack_payload consumes.
     """
     fields = []
     for name, field in layout:

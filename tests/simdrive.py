@@ -11,7 +11,7 @@ import random
 
 from amaranth.sim import Simulator
 
-from golden.stimulus import pack_payload, unpack_payload
+from golden.payload import pack_payload, unpack_payload
 from hdl.layouts import layout_fields
 
 

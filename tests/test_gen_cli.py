@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from golden.stimulus import pack_payload, unpack_payload
+from golden.payload import pack_payload, unpack_payload
 from hdl.config import AccelConfig
 from hdl.layouts import beat_layout, layout_fields, out_layout, thr_layout
 
