@@ -14,14 +14,19 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["UartRx", "UartTx"]
 
 
+def _check_divisor(divisor: int) -> int:
+    """Clock cycles per UART bit; the receiver samples mid-bit, so fewer than 4 cannot work."""
+    if divisor < 4:
+        raise ValueError(f"UART divisor {divisor} < 4 cycles per bit")
+    return divisor
+
+
 class UartRx(wiring.Component):
     rx: In(1, init=1)
     data: Out(stream.Signature(8))
 
     def __init__(self, divisor: int):
-        if divisor < 4:
-            raise ValueError(f"UART divisor {divisor} < 4 cycles per bit")
-        self.divisor = divisor
+        self.divisor = _check_divisor(divisor)
         super().__init__()
 
     def elaborate(self, platform):
@@ -58,9 +63,7 @@ class UartTx(wiring.Component):
     tx: Out(1, init=1)
 
     def __init__(self, divisor: int):
-        if divisor < 4:
-            raise ValueError(f"UART divisor {divisor} < 4 cycles per bit")
-        self.divisor = divisor
+        self.divisor = _check_divisor(divisor)
         super().__init__()
 
     def elaborate(self, platform):
