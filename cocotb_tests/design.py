@@ -136,7 +136,7 @@ def load_design(out_dir: str | Path) -> Design:
         params = dict(raw.get("parameters", raw.get("params", {})))
         params.update(raw.get("derived", {}))
         if "verilog" in raw:
-            sources = (out_dir / raw["verilog"],)
+            sources = (out_dir / raw["verilog"], *(out_dir / f for f in raw.get("sim_sources", [])))
         else:
             sources = tuple(sorted(out_dir.glob("*.v"))) + tuple(sorted(out_dir.glob("*.sv")))
         clock = _port_by_meaning(raw, "clock", "clock", "clk")

@@ -28,6 +28,8 @@ CONFIGS = {
     "3x2_k32_w3": "--rows 3 --cols 2 --k 32 --max-fanin 200 --weight-rows 3 --weight-hop 2",
     "1x8_k7_c24": "--rows 1 --cols 8 --k 7 --max-fanin 60 --channels 24 --weight-hop 4",
     "16x16_k8": "--rows 16 --cols 16 --k 8 --max-fanin 256 --weight-hop 4",
+    # the ECP5 PE (CCU2C instances, simulated with the model gen writes beside the core)
+    "3x8_k32_ccu2": "--rows 3 --cols 8 --k 32 --max-fanin 300 --act-hop 3 --pipeline 2 --popcount ccu2",
 }
 # test groups (regexes over cocotb test names); coverage_summary closes every group
 GROUPS = {

@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hdl.config import POPCOUNT_STYLES
+
 from .bridge import UartBridge
 from .cores import CORE_KINDS, make_core
 from .devices import BOARDS
@@ -44,7 +46,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str | Path, mhz: float | None = None,
                 baud: int = 115200, seed: int = 1, core_kind: str = "auto", pack: bool = True,
-                nextpnr_opts: tuple[str, ...] | None = None, core_cfg: dict | None = None) -> PpaReport:
+                nextpnr_opts: tuple[str, ...] | None = None, core_cfg: dict | None = None,
+                popcount: str | None = None) -> PpaReport:
     """Build and write the report; raises ValueError on bad parameters (before anything is written)."""
     board = BOARDS[board_name]
     for name, value in (("rows", rows), ("cols", cols), ("k", k)):
@@ -52,7 +55,8 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
         if not lo <= value <= hi:
             raise ValueError(f"--{name} {value} out of range {lo}..{hi}")
     target = board.default_mhz if mhz is None else mhz
-    choice = make_core(core_kind, rows, cols, k, core_cfg)
+    core_cfg = {**dict(board.core_defaults), **(core_cfg or {})} if core_kind != "provisional" else core_cfg
+    choice = make_core(core_kind, rows, cols, k, core_cfg, popcount or board.popcount, board.family)
     if baud <= 0:
         raise ValueError(f"--baud {baud} must be positive")
     pll = board_pll(board, target)             # validates the PLL range before anything is written
@@ -103,6 +107,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--core", choices=CORE_KINDS, default="auto",
                    help="auto = hdl.core.XnorCore when importable, else the provisional core")
+    p.add_argument("--popcount", choices=POPCOUNT_STYLES, default=None,
+                   help="PE popcount structure (default per board: " + ", ".join(
+                       f"{n} {b.popcount}" for n, b in sorted(BOARDS.items())) + "; ccu2 is ECP5 only)")
     p.add_argument("--cfg", action="append", default=[], metavar="NAME=VALUE",
                    help="further hdl.config.AccelConfig field, e.g. --cfg weight_hop=4 (repeatable)")
     p.add_argument("--strict", action="store_true", help="exit 1 when timing or fit is not met")
@@ -121,7 +128,7 @@ def main(argv=None) -> int:
         core_cfg[name] = int(value)
     try:
         rep = build_board(a.board, rows, cols, k, out_dir=out, mhz=a.mhz, baud=a.baud, seed=a.seed,
-                          core_kind=a.core, core_cfg=core_cfg)
+                          core_kind=a.core, core_cfg=core_cfg, popcount=a.popcount)
     except (ValueError, TypeError) as e:    # TypeError: an unknown AccelConfig field
         p.error(str(e))
     except FlowError as e:

@@ -32,25 +32,33 @@ class CoreChoice:
     ops_per_cycle: int    # 2 binary ops (XNOR + accumulate) per bit per PE per cycle
 
 
-def make_core(kind: str, rows: int, cols: int, k: int, extra: dict | None = None) -> CoreChoice:
+def make_core(kind: str, rows: int, cols: int, k: int, extra: dict | None = None, popcount: str = "pair",
+              family: str = "ice40") -> CoreChoice:
     """Build the core; raises ValueError with the parameter's name when it is out of range.
 
-    `extra` holds further AccelConfig fields (e.g. weight_hop, max_fanin) for XnorCore."""
+    `extra` holds further AccelConfig fields (e.g. weight_hop, max_fanin) for XnorCore; popcount is
+    the PE structure (hdl.config.POPCOUNT_STYLES); "ccu2" is made of ECP5 CCU2C primitives."""
     extra = dict(extra or {})
+    if popcount == "ccu2" and family != "ecp5":
+        raise ValueError(f"--popcount ccu2 needs an ECP5 device (CCU2C carry cells), not {family}")
     if kind not in CORE_KINDS:
         raise ValueError(f"core must be one of {', '.join(CORE_KINDS)}, not {kind!r}")
     if kind == "auto":
         kind = "xnorcore" if xnorcore_available() else "provisional"
     ops = 2 * rows * cols * k
     if kind == "xnorcore":
-        from hdl.config import AccelConfig
+        from hdl.config import POPCOUNT_STYLES, AccelConfig
         from hdl.core import XnorCore
+        if popcount not in POPCOUNT_STYLES:
+            raise ValueError(f"popcount must be one of {', '.join(POPCOUNT_STYLES)}, not {popcount!r}")
         cfg = AccelConfig(rows=rows, cols=cols, k=k, **extra)
         params = {"rows": rows, "cols": cols, "k": k}
-        for name in ("max_fanin", "weight_rows", "weight_hop", "n_thresholds", "channels", *extra):
+        for name in ("max_fanin", "weight_rows", "weight_hop", "act_hop", "n_thresholds", "channels", *extra):
             if hasattr(cfg, name):
                 params[name] = getattr(cfg, name)
-        return CoreChoice(XnorCore(cfg), "XnorCore", params, ops)
+        params["popcount"] = popcount
+        cells = "ecp5" if popcount == "ccu2" else "generic"
+        return CoreChoice(XnorCore(cfg, popcount, cells=cells), "XnorCore", params, ops)
     if extra:
         raise ValueError(f"--cfg {', '.join(extra)}: the provisional core takes only rows, cols, k")
     return CoreChoice(ProvisionalCore(rows, cols, k), "ProvisionalCore", {"rows": rows, "cols": cols, "k": k},

@@ -62,13 +62,23 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from .emit import TOP, c_header, config_json, verilog_text  # Amaranth loads only for a valid config
+    from .emit import (  # Amaranth loads only for a valid config
+        SIM_CELLS,
+        SIM_CELLS_TEXT,
+        TOP,
+        c_header,
+        config_json,
+        sim_sources,
+        verilog_text,
+    )
 
     files = {
         f"{TOP}.v": verilog_text(cfg, args.popcount, args.jobs),
         "config.json": config_json(cfg, args.popcount),
         f"{TOP}.h": c_header(cfg, args.popcount),
     }
+    if SIM_CELLS in sim_sources(args.popcount):
+        files[SIM_CELLS] = SIM_CELLS_TEXT
     write_atomically(args.out, files)
     print(f"wrote {', '.join(files)} to {args.out}")
     return 0

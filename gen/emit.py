@@ -51,12 +51,45 @@ FIELD_MEANING = {
 def _convert(which: str, cfg: AccelConfig, style: str) -> str:
     if which == "pe":
         pe = XnorPE(cfg.k, cfg.acc_width, style, expose_acc=False, overlap=bool(cfg.overlap),
-                    pipeline=cfg.pipeline)
+                    pipeline=cfg.pipeline, cells="ecp5" if style == "ccu2" else "generic")
         return verilog.convert(pe, name=pe_module_name(cfg, style), emit_src=False)
     if which == "row":
         row = XnorRow(cfg, style, "instance")
         return verilog.convert(row, name=row_module_name(cfg, style), emit_src=False)
     return verilog.convert(XnorCore(cfg, style, "instance"), name=TOP, emit_src=False)
+
+
+SIM_CELLS = "xnorgen_sim_cells.v"
+SIM_CELLS_TEXT = """\
+// Behavioural model of the Lattice ECP5 CCU2C carry cell, for simulators only: synthesis uses the
+// real primitive. From its documented function (tests/test_hdl_carry.py proves it equal to the
+// model Yosys ships): S = P ^ CIN, COUT = P ? CIN : INIT[{B,A}], P = INIT[{D,C,B,A}].
+module CCU2C #(
+  parameter [15:0] INIT0 = 16'h0000,
+  parameter [15:0] INIT1 = 16'h0000,
+  parameter INJECT1_0 = "YES",
+  parameter INJECT1_1 = "YES"
+) (
+  input  CIN, A0, B0, C0, D0, A1, B1, C1, D1,
+  output S0, S1, COUT
+);
+  wire p0 = INIT0[{D0, C0, B0, A0}];
+  wire p1 = INIT1[{D1, C1, B1, A1}];
+  wire g0 = (INJECT1_0 == "YES") ? 1'b0 : INIT0[{B0, A0}];
+  wire g1 = (INJECT1_1 == "YES") ? 1'b0 : INIT1[{B1, A1}];
+  wire ci0 = (INJECT1_0 == "YES") ? 1'b0 : CIN;
+  wire co0 = p0 ? CIN : g0;
+  wire ci1 = (INJECT1_1 == "YES") ? 1'b0 : co0;
+  assign S0 = p0 ^ ci0;
+  assign S1 = p1 ^ ci1;
+  assign COUT = p1 ? co0 : g1;
+endmodule
+"""
+
+
+def sim_sources(style: str) -> list[str]:
+    """Files beside the core that simulators (not synthesis) read: primitive models."""
+    return [SIM_CELLS] if style == "ccu2" else []
 
 
 def verilog_text(cfg: AccelConfig, style: str = "pair", jobs: int = 2) -> str:
@@ -101,6 +134,7 @@ def config_dict(cfg: AccelConfig, style: str = "pair") -> dict:
         "format_version": FORMAT_VERSION,
         "top": TOP,
         "verilog": f"{TOP}.v",
+        "sim_sources": sim_sources(style),
         "popcount_style": style,
         "parameters": cfg.params(),
         "parameter_ranges": {k: {"min": lo, "max": hi, "meaning": m} for k, (lo, hi, m) in PARAM_RANGES.items()},

@@ -15,7 +15,8 @@ from golden.reference import ref_array
 
 __all__ = ["Case", "Reduction", "ThrWrite", "cases", "make_reduction", "max_beats", "random_case"]
 
-DEFAULTS = {"max_fanin": 1024, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, "overlap": 1, "pipeline": 1}
+DEFAULTS = {"max_fanin": 1024, "weight_rows": 1, "weight_hop": 4, "act_hop": 1, "n_thresholds": 1, "overlap": 1,
+            "pipeline": 1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,6 +201,10 @@ def cases() -> list[Case]:
         random_case("r8c2k7_nooverlap", _params(8, 2, 7, max_fanin=70, overlap=0), n_red=3, seed=20),
         random_case("r3c2k7_nopipe", _params(3, 2, 7, max_fanin=70, pipeline=0), n_red=3, seed=21),
         random_case("r2c3k32_pipe2", _params(2, 3, 32, max_fanin=256, pipeline=2), n_red=3, seed=22),
+        random_case("r3c8k7_ahop3", _params(3, 8, 7, max_fanin=70, act_hop=3), n_red=3, seed=23,
+                    backpressure=0.5),
+        random_case("r8c5k7_ahop2_split2", _params(8, 5, 7, max_fanin=280, weight_rows=8, act_hop=2,
+                                                   weight_hop=2), n_red=2, seed=24, split=2),
         _ties_case("r2c3k7_ties_pos", _params(2, 3, 7, max_fanin=70), 12, 1),
         _ties_case("r3c2k32_ties_neg", _params(3, 2, 32, max_fanin=256), 13, 0),
         _ties_case("r2c2k7_ties_multi", _params(2, 2, 7, max_fanin=70, n_thresholds=3), 14, 1),

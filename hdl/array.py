@@ -1,12 +1,12 @@
 """R x C output-stationary systolic XNOR-popcount array with internal skew and a draining result bank.
 
-Why this shape: activations hop right one register per PE (fan-out 1, short wires), weights go
+Why this shape: activations hop right one register per `act_hop` PEs (short wires), weights go
 down each column with a pipeline register every `weight_hop` rows, and the core skews its inputs so
 one input beat is one reduction step for every PE. Valid/first/last travel with the activations,
 so input bubbles flow through and the PE grid never stalls (no global enable on ~R*C*K flip-flops):
 only the input waits, when a `last` beat would overwrite a result bank that is still draining.
 
-Timing: a beat accepted in cycle t is seen by PE(r, c) in cycle t + 1 + r // weight_hop + c.
+Timing: a beat accepted in cycle t is seen by PE(r, c) in cycle t + 1 + r // weight_hop + c // act_hop.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from .config import AccelConfig
 from .layouts import beat_layout, drain_layout
-from .pe import pe_logic
+from .pe import counts_mismatches, pe_logic
 
 __all__ = ["XnorArray", "pe_module_name"]
 
@@ -29,19 +29,20 @@ def pe_module_name(cfg: AccelConfig, style: str = "pair") -> str:
 
 def row_module_name(cfg: AccelConfig, style: str = "pair") -> str:
     """Verilog name of the PE-row module gen/ emits once and the array instantiates R times."""
-    return f"xnorgen_row_c{cfg.cols}_k{cfg.k}_w{cfg.acc_width}_o{cfg.overlap}_p{cfg.pipeline}_{style}"
+    return (f"xnorgen_row_c{cfg.cols}_h{cfg.act_hop}_k{cfg.k}_w{cfg.acc_width}_o{cfg.overlap}"
+            f"_p{cfg.pipeline}_{style}")
 
 
 class XnorRow(wiring.Component):
-    """C PEs of one row: the activation word and its valid/first/last hop right one register per PE.
+    """C PEs of one row: the activation word and its valid/first/last hop right, a register per act_hop PEs.
 
     Why a module: Amaranth emits one module per Elaboratable instance, so gen/ converts one row
     (and one PE) and instantiates them (`pe_mode="instance"`); simulation uses `"inline"`.
-    PE c sees the row's inputs c cycles late; `wgt` word c must already be skewed by c.
+    PE c sees the row's inputs c // act_hop cycles late; `wgt` word c must already be skewed so.
     """
 
-    def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline"):
-        self.cfg, self.style, self.pe_mode = cfg, style, pe_mode
+    def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline", cells: str = "generic"):
+        self.cfg, self.style, self.pe_mode, self.cells = cfg, style, pe_mode, cells
         super().__init__({
             "act": In(cfg.k), "wgt": In(data.ArrayLayout(cfg.k, cfg.cols)), "ctl": In(3),
             "res": Out(data.ArrayLayout(cfg.acc_width, cfg.cols)),
@@ -52,17 +53,17 @@ class XnorRow(wiring.Component):
         m = Module()
         act, ctl = self.act, self.ctl
         for c in range(cfg.cols):
-            if c:
+            if c and c % cfg.act_hop == 0:  # one register per act_hop columns (fan-out act_hop)
                 act = _delay(m, act, 1, f"act_c{c}")
                 ctl = _delay(m, ctl, 1, f"ctl_c{c}", False)
             if self.pe_mode == "inline":
                 _, res = pe_logic(m, f"pe{c}", act, self.wgt[c], ctl[0], ctl[1], ctl[2], cfg.k,
-                                  cfg.acc_width, self.style, bool(cfg.overlap), cfg.pipeline)
+                                  cfg.acc_width, self.style, bool(cfg.overlap), cfg.pipeline, self.cells)
                 m.d.comb += self.res[c].eq(res)
             else:
                 m.submodules[f"pe{c}"] = Instance(
                     pe_module_name(cfg, self.style), i_clk=ClockSignal(), i_rst=ResetSignal(),
-                    i_a=act, i_w=self.wgt[c], i_valid=ctl[0], i_first=ctl[1], i_last=ctl[2],
+                    i_a=act, i_w=self.wgt[c], i_valid=ctl[0], i_nfirst=ctl[1], i_vlast=ctl[2],
                     o_res=self.res[c])
         return m
 
@@ -87,10 +88,10 @@ class XnorArray(wiring.Component):
     (2**split consecutive rows, the last group truncated at R) are summed and leave as one beat.
     """
 
-    def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline"):
+    def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline", cells: str = "generic"):
         if pe_mode not in ("inline", "instance"):
             raise ValueError(f"pe_mode must be 'inline' or 'instance', not {pe_mode!r}")
-        self.cfg, self.style, self.pe_mode = cfg, style, pe_mode
+        self.cfg, self.style, self.pe_mode, self.cells = cfg, style, pe_mode, cells
         super().__init__({
             "beat": In(stream.Signature(beat_layout(cfg))),
             "drain": Out(stream.Signature(drain_layout(cfg))),
@@ -111,9 +112,9 @@ class XnorArray(wiring.Component):
         # -- input register (data loads every cycle; the valid bit tags it) -----------------------
         in_act = Signal(data.ArrayLayout(K, R), name="in_act", reset_less=True)
         in_wgt = Signal(data.ArrayLayout(K, W * C), name="in_wgt", reset_less=True)
-        in_ctl = Signal(3, name="in_ctl")  # valid, first, last
+        in_ctl = Signal(3, name="in_ctl")  # valid, not first, valid and last: decoded once, not per PE
         m.d.sync += [in_act.eq(pay.act), in_wgt.eq(pay.wgt),
-                     in_ctl.eq(Cat(accept, pay.first, pay.last))]
+                     in_ctl.eq(Cat(accept, ~pay.first, accept & pay.last))]
 
         # -- skew: row group h = r // G is delayed h cycles, column c is delayed c cycles ----------
         n_groups = cfg.weight_stages + 1
@@ -124,7 +125,7 @@ class XnorArray(wiring.Component):
         wtop = [[in_wgt[j * C + c] for j in range(W)] for c in range(C)]
         wg = [[None] * C for _ in range(n_groups)]  # wg[h][c][j]: weight word j seen by group h
         for c in range(C):
-            wg[0][c] = [_delay(m, wtop[c][j], c, f"wgt_c{c}_j{j}") for j in range(W)]
+            wg[0][c] = [_delay(m, wtop[c][j], c // cfg.act_hop, f"wgt_c{c}_j{j}") for j in range(W)]
             for h in range(1, n_groups):
                 needed = {r % W for r in range(h * G, R)}
                 wg[h][c] = [_delay(m, wg[h - 1][c][j], 1, f"wgt_g{h}_c{c}_j{j}") if j in needed else None
@@ -135,7 +136,7 @@ class XnorArray(wiring.Component):
             h = r // G
             row_w = Cat(*(wg[h][c][r % W] for c in range(C)))
             if self.pe_mode == "inline":
-                row = XnorRow(cfg, self.style, "inline")
+                row = XnorRow(cfg, self.style, "inline", self.cells)
                 m.submodules[f"row{r}"] = row
                 m.d.comb += [row.act.eq(acts[r]), row.wgt.eq(row_w), row.ctl.eq(ctl[h])]
                 row_res = row.res
@@ -153,6 +154,14 @@ class XnorArray(wiring.Component):
         bank_cb = Signal(cfg.chan_block_width)
         with m.If(accept & pay.first):
             m.d.sync += [cur_split.eq(pay.split), cur_cb.eq(pay.chan_block)]
+        # bits per row of the current reduction: a mismatch-counting PE (ccu2) holds bits - P
+        mism = counts_mismatches(self.style)
+        cur_bits = Signal(cfg.acc_width)
+        bank_bits = Signal(cfg.acc_width)
+        beat_bits = (Mux(pay.first, 0, cur_bits) + K)[:cfg.acc_width]
+        if mism:
+            with m.If(accept):
+                m.d.sync += cur_bits.eq(beat_bits)
 
         # -- fill countdown, then drain rows 0..R-1 ---------------------------------------------
         fill = cfg.fill_latency()
@@ -163,6 +172,8 @@ class XnorArray(wiring.Component):
             m.d.sync += [busy.eq(1), cnt.eq(fill - 2),
                          bank_split.eq(Mux(pay.first, pay.split, cur_split)),
                          bank_cb.eq(Mux(pay.first, pay.chan_block, cur_cb))]
+            if mism:
+                m.d.sync += bank_bits.eq(beat_bits)
         with m.Elif(busy & ~draining):
             with m.If(cnt == 0):
                 m.d.sync += draining.eq(1)
@@ -180,6 +191,7 @@ class XnorArray(wiring.Component):
         rd_gfirst = Signal()
         rd_glast = Signal()
         rd_cb = Signal(cfg.chan_block_width)
+        rd_bits = Signal(cfg.acc_width)
         with m.If(en):
             m.d.sync += rd_valid.eq(draining)
             with m.If(draining):
@@ -189,6 +201,7 @@ class XnorArray(wiring.Component):
                     rd_gfirst.eq((i & mask) == 0),
                     rd_glast.eq((((i + 1) & mask) == 0) | (i == R - 1)),
                     rd_cb.eq(bank_cb),
+                    rd_bits.eq(bank_bits),  # (the bank may take the next reduction's count now)
                     i.eq(i + 1),
                 ]
                 with m.If(i == R - 1):
@@ -200,6 +213,8 @@ class XnorArray(wiring.Component):
             with m.If(rd_valid):
                 for c in range(C):
                     part = rd_p[c * cfg.acc_width:(c + 1) * cfg.acc_width]
+                    if mism:
+                        part = (rd_bits - part)[:cfg.acc_width]
                     m.d.sync += o.payload.p[c].eq(Mux(rd_gfirst, 0, o.payload.p[c]) + part)
                 m.d.sync += [o.payload.last_row.eq(rd_row == R - 1), o.payload.chan_block.eq(rd_cb)]
                 with m.If(rd_gfirst):

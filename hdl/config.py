@@ -11,7 +11,7 @@ import numbers
 
 __all__ = ["PARAM_RANGES", "POPCOUNT_STYLES", "AccelConfig", "ConfigError"]
 
-POPCOUNT_STYLES = ("pair", "chain", "tree")  # see hdl.pe.popcount_xnor
+POPCOUNT_STYLES = ("pair", "chain", "tree", "ccu2")  # see hdl.pe.popcount_xnor and hdl/carry.py
 
 
 class ConfigError(ValueError):
@@ -31,6 +31,7 @@ PARAM_RANGES = {
     "max_fanin": ("k", 65536, "largest reduction in bits (summed over a split group) without overflow"),
     "weight_rows": (1, "rows", "distinct weight words per column per beat; PE(r, c) uses weight row r % W"),
     "weight_hop": (1, 64, "PE rows per weight pipeline register down a column (row r waits r // hop)"),
+    "act_hop": (1, 64, "PE columns per activation pipeline register along a row (column c waits c // hop)"),
     "n_thresholds": (1, 15, "thresholds per channel (1 = binary output)"),
     "pipeline": (0, 2, ("PE pipeline registers: 1 = popcount registered before the accumulator, "
                        "2 = also halfway down the popcount tree (one cycle each, higher Fmax)")),
@@ -50,6 +51,7 @@ class AccelConfig:
     max_fanin: int = 1024
     weight_rows: int = 1
     weight_hop: int = 4
+    act_hop: int = 1
     n_thresholds: int = 1
     pipeline: int = 1
     overlap: int = 1
@@ -115,6 +117,11 @@ class AccelConfig:
         """Pipeline registers a weight word passes down a column (row r sees r // weight_hop)."""
         return (self.rows - 1) // self.weight_hop
 
+    @property
+    def act_stages(self) -> int:
+        """Pipeline registers an activation word passes along a row (column c sees c // act_hop)."""
+        return (self.cols - 1) // self.act_hop
+
     def params(self) -> dict:
         """Plain-int parameters (what golden/reference.py and config.json use)."""
         return dataclasses.asdict(self)
@@ -123,11 +130,11 @@ class AccelConfig:
     def fill_latency(self) -> int:
         """Cycles from the handshake of a `last` beat until every PE has captured its result.
 
-        One input register, the row skew (r // weight_hop) and the column hops (c): the last PE is
-        reached after 1 + weight_stages + (cols - 1) cycles and captures at the end of it (one
-        cycle later with the popcount pipeline register).
+        One input register, the row skew (r // weight_hop) and the column hops (c // act_hop): the
+        last PE is reached after 1 + weight_stages + act_stages cycles and captures at the end of it
+        (one cycle later per PE pipeline register).
         """
-        return 1 + self.weight_stages + (self.cols - 1) + 1 + self.pipeline
+        return 1 + self.weight_stages + self.act_stages + 1 + self.pipeline
 
     def out_latency(self) -> int:
         """Cycles from the `last` handshake to the first out beat being valid (out.ready held high).

@@ -21,8 +21,9 @@ __all__ = ["XnorCore"]
 class XnorCore(wiring.Component):
     """beat (in) -> PE array -> threshold unit -> out; thr (in) writes the threshold memory."""
 
-    def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline"):
-        self.cfg, self.style, self.pe_mode = cfg, style, pe_mode
+    def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline", cells: str = "generic"):
+        """cells: "ecp5" makes the ccu2 PE out of CCU2C primitives (synthesis for ECP5 only)."""
+        self.cfg, self.style, self.pe_mode, self.cells = cfg, style, pe_mode, cells
         super().__init__({
             "beat": In(stream.Signature(beat_layout(cfg))),
             "thr": In(stream.Signature(thr_layout(cfg))),
@@ -31,7 +32,7 @@ class XnorCore(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.array = array = XnorArray(self.cfg, self.style, self.pe_mode)
+        m.submodules.array = array = XnorArray(self.cfg, self.style, self.pe_mode, self.cells)
         m.submodules.threshold = tu = ThresholdUnit(self.cfg)
         wiring.connect(m, wiring.flipped(self.beat), array.beat)
         wiring.connect(m, wiring.flipped(self.thr), tu.thr)

@@ -11,9 +11,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .carry import Chain, mismatch_tree, tree_levels
 from .config import POPCOUNT_STYLES
 
-__all__ = ["POPCOUNT_STYLES", "XnorPE", "pe_logic", "popcount_xnor"]
+__all__ = ["POPCOUNT_STYLES", "XnorPE", "counts_mismatches", "pe_logic", "popcount_xnor"]
 
 
 def _balanced_sum(terms: list[Value], m: Module | None = None, name: str = "",
@@ -70,38 +71,77 @@ def popcount_xnor(m: Module, name: str, a: Value, w: Value, k: int, style: str =
     return _balanced_sum(terms, m if style == "chain" else None, name, reg)
 
 
-def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, first: Value, last: Value,
+def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Value, vlast: Value,
              k: int, acc_width: int, style: str = "pair", overlap: bool = True,
-             pipeline: int = 1) -> tuple[Signal, Signal]:
+             pipeline: int = 1, cells: str = "generic") -> tuple[Signal, Signal]:
     """Add one PE to module m; returns (acc, res).
 
-    On a valid beat: acc <= (first ? 0 : acc) + popcount(~(a ^ w)); with overlap, on a valid
-    `last` beat the result register res takes the same value (so the next reduction can start the
-    next cycle while res drains); without, res is acc itself (the array holds back the next
-    `first`). Widths: acc_width is derived from max_fanin, so it never wraps. With pipeline, the
-    popcount and valid/first/last are registered first (the XNOR-popcount tree and the accumulator
-    carry chain are then separate timing paths; measured 96 MHz without it on ECP5); pipeline 2
-    adds a register halfway down the popcount tree (110 MHz with 1 on an 8x8 K=16 ECP5 array).
+    Control comes pre-decoded from the array (one register per hop, no LUT per PE): valid,
+    nfirst = not `first`, vlast = valid and `last`. On a valid beat:
+    acc <= (nfirst ? acc : 0) + popcount; with overlap, on vlast the result register res takes
+    the same value (so the next reduction can start the next cycle while res drains); without,
+    res is acc itself (the array holds back the next `first`). acc_width is derived from
+    max_fanin, so it never wraps. The popcount is of XNOR (P) for the generic styles and of XOR
+    (mismatches M, see hdl/carry.py) for "ccu2"; `counts_mismatches(style)` says which.
+    pipeline 1 registers the popcount before the accumulator (measured 96 MHz without it on
+    ECP5), pipeline 2 adds a register halfway down the popcount tree.
     """
     acc = Signal(acc_width, name=f"{name}_acc")
+    if style == "ccu2":
+        return _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cells)
     pc = popcount_xnor(m, name, a, w, k, style, mid_register=pipeline >= 2)
     if pipeline >= 2:
         ctl_m = Signal(3, name=f"{name}_ctl_mid")
-        m.d.sync += ctl_m.eq(Cat(valid, first, last))
-        valid, first, last = ctl_m[0], ctl_m[1], ctl_m[2]
+        m.d.sync += ctl_m.eq(Cat(valid, nfirst, vlast))
+        valid, nfirst, vlast = ctl_m[0], ctl_m[1], ctl_m[2]
     if pipeline:
         pc_q = Signal(len(pc), name=f"{name}_pc", reset_less=True)
         ctl_q = Signal(3, name=f"{name}_ctl")
-        m.d.sync += [pc_q.eq(pc), ctl_q.eq(Cat(valid, first, last))]
-        pc, valid, first, last = pc_q, ctl_q[0], ctl_q[1], ctl_q[2]
-    total = (Mux(first, Const(0, acc_width), acc) + pc)[:acc_width]
+        m.d.sync += [pc_q.eq(pc), ctl_q.eq(Cat(valid, nfirst, vlast))]
+        pc, valid, nfirst, vlast = pc_q, ctl_q[0], ctl_q[1], ctl_q[2]
+    total = (Mux(nfirst, acc, Const(0, acc_width)) + pc)[:acc_width]
     with m.If(valid):
         m.d.sync += acc.eq(total)
     if not overlap:
         return acc, acc
     res = Signal(acc_width, name=f"{name}_res")
-    with m.If(valid & last):
+    with m.If(vlast):
         m.d.sync += res.eq(total)
+    return acc, res
+
+
+def counts_mismatches(style: str) -> bool:
+    """The ccu2 PE accumulates popcount(XOR) = bits - P (see hdl/carry.py for why)."""
+    return style == "ccu2"
+
+
+def _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cells):
+    """The ccu2 PE: mismatch tree and accumulator on ECP5 carry chains (hdl/carry.py)."""
+    mid = max(2, (tree_levels(k) + 1) // 2) if pipeline >= 2 else None
+    pc, chains, regs = mismatch_tree(f"{name}_t", [(a[i], w[i]) for i in range(k)], m, mid)
+    ctl = Cat(valid, nfirst, vlast)
+    if regs:
+        ctl_m = Signal(3, name=f"{name}_ctl_mid")
+        m.d.sync += ctl_m.eq(ctl)
+        ctl = ctl_m
+    bits = pc.bits
+    if pipeline:
+        pc_q = Signal(len(bits), name=f"{name}_pc", reset_less=True)
+        ctl_q = Signal(3, name=f"{name}_ctl")
+        m.d.sync += [pc_q.eq(Cat(*bits)), ctl_q.eq(ctl)]
+        bits, ctl = [pc_q[i] for i in range(len(bits))], ctl_q
+    valid, nfirst, vlast = ctl[0], ctl[1], ctl[2]
+    acc_chain = Chain(f"{name}_a")
+    sums = [acc_chain.acc(bits[i] if i < len(bits) else Const(0, 1), acc[i], nfirst) for i in range(len(acc))]
+    for c in [*chains, acc_chain]:
+        c.emit(m, cells)
+    with m.If(valid):
+        m.d.sync += acc.eq(Cat(*sums))
+    if not overlap:
+        return acc, acc
+    res = Signal(len(acc), name=f"{name}_res")
+    with m.If(vlast):
+        m.d.sync += res.eq(Cat(*sums))
     return acc, res
 
 
@@ -114,10 +154,12 @@ class XnorPE(wiring.Component):
     """
 
     def __init__(self, k: int, acc_width: int, style: str = "pair", expose_acc: bool = True,
-                 overlap: bool = True, pipeline: int = 1):
+                 overlap: bool = True, pipeline: int = 1, cells: str = "generic"):
         self.k, self.acc_width, self.style, self.expose_acc = k, acc_width, style, expose_acc
-        self.overlap, self.pipeline = overlap, pipeline
-        ports = {"a": In(k), "w": In(k), "valid": In(1), "first": In(1), "last": In(1),
+        self.overlap, self.pipeline, self.cells = overlap, pipeline, cells
+        self.counts_mismatches = counts_mismatches(style)
+        # control as the array delivers it: nfirst = not first, vlast = valid and last
+        ports = {"a": In(k), "w": In(k), "valid": In(1), "nfirst": In(1), "vlast": In(1),
                  "res": Out(acc_width)}
         if expose_acc:  # tests and formal look at the running sum; the generated core does not
             ports["acc"] = Out(acc_width)
@@ -125,8 +167,8 @@ class XnorPE(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        acc, res = pe_logic(m, "pe", self.a, self.w, self.valid, self.first, self.last,
-                            self.k, self.acc_width, self.style, self.overlap, self.pipeline)
+        acc, res = pe_logic(m, "pe", self.a, self.w, self.valid, self.nfirst, self.vlast,
+                            self.k, self.acc_width, self.style, self.overlap, self.pipeline, self.cells)
         m.d.comb += self.res.eq(res)
         if self.expose_acc:
             m.d.comb += self.acc.eq(acc)

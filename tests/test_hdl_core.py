@@ -25,24 +25,27 @@ def simulate_core(case, style="pair"):
     return cfg, expect, out, beat, cycles
 
 
+@pytest.mark.parametrize("style", ["pair", "ccu2"])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_core_matches_reference(case):
-    _cfg, expect, out, _beat, cycles = simulate_core(case)
+def test_core_matches_reference(case, style):
+    _cfg, expect, out, _beat, cycles = simulate_core(case, style)
     assert out.stable_violations == 0
     assert out.items == expect, f"{case.name}: out beats differ from ref_core after {cycles} cycles"
 
 
-def test_latency_matches_config():
+@pytest.mark.parametrize("style", ["pair", "ccu2"])
+def test_latency_matches_config(style):
     """First out beat is valid exactly cfg.out_latency() cycles after the `last` handshake."""
     from golden.stimulus import random_case
     for params in ({"rows": 3, "cols": 2, "k": 7, "max_fanin": 70, "weight_hop": 2},
                    {"rows": 1, "cols": 1, "k": 1, "max_fanin": 8},
                    {"rows": 8, "cols": 5, "k": 7, "max_fanin": 70, "weight_hop": 1, "pipeline": 2},
-                   {"rows": 2, "cols": 2, "k": 7, "max_fanin": 70, "pipeline": 0}):
+                   {"rows": 2, "cols": 2, "k": 7, "max_fanin": 70, "pipeline": 0},
+                   {"rows": 3, "cols": 7, "k": 7, "max_fanin": 70, "act_hop": 3}):
         p = {"weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, **params}
         p.setdefault("channels", p["cols"])
         case = random_case("lat", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)
-        cfg, expect, out, beat, _ = simulate_core(case)
+        cfg, expect, out, beat, _ = simulate_core(case, style)
         assert out.items == expect
         got = out.first_valid_cycle - beat.sent_cycles[-1]
         assert got == cfg.out_latency(), (params, got)

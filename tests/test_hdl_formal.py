@@ -11,15 +11,19 @@ from tests.formal.props import PeShadow, StreamContract, ThresholdRef
 from tests.formal.run import run_sby
 
 
-@pytest.mark.parametrize("k,fanin,pipeline", [(1, 5, 1), (4, 16, 2), (7, 21, 0)])
-def test_pe_accumulator_equals_shadow_sum(k, fanin, pipeline):
-    ok, log = run_sby(PeShadow(k, fanin, pipeline=pipeline), "prove", 8)
+@pytest.mark.parametrize("k,fanin,pipeline,style", [
+    (1, 5, 1, "pair"), (4, 16, 2, "pair"), (7, 21, 0, "pair"),
+    (1, 5, 0, "ccu2"), (5, 15, 1, "ccu2"), (8, 24, 2, "ccu2"),
+])
+def test_pe_accumulator_equals_shadow_sum(k, fanin, pipeline, style):
+    ok, log = run_sby(PeShadow(k, fanin, pipeline=pipeline, style=style), "prove", 8)
     assert ok, log
 
 
-def test_broken_pe_fails_formal():
+@pytest.mark.parametrize("style", ["pair", "ccu2"])
+def test_broken_pe_fails_formal(style):
     k, fanin = 4, 16
-    ok, _log = run_sby(PeShadow(k, fanin, acc_width=fanin.bit_length() - 1), "prove", 8)
+    ok, _log = run_sby(PeShadow(k, fanin, acc_width=fanin.bit_length() - 1, style=style), "prove", 8)
     assert not ok, "a wrapping (too narrow) accumulator passed the equality proof"
 
 

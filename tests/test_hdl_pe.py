@@ -6,7 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from golden.reference import ref_pe
-from hdl.pe import POPCOUNT_STYLES, XnorPE
+from hdl.pe import POPCOUNT_STYLES, XnorPE, counts_mismatches
 
 
 def _run_pe(k, acc_width, beats, style, pipeline=1):
@@ -19,8 +19,8 @@ def _run_pe(k, acc_width, beats, style, pipeline=1):
             ctx.set(dut.a, a)
             ctx.set(dut.w, w)
             ctx.set(dut.valid, valid)
-            ctx.set(dut.first, first)
-            ctx.set(dut.last, last)
+            ctx.set(dut.nfirst, 1 - first)
+            ctx.set(dut.vlast, valid & last)
             await ctx.tick()
             seen.append((ctx.get(dut.acc), ctx.get(dut.res)))
 
@@ -31,13 +31,17 @@ def _run_pe(k, acc_width, beats, style, pipeline=1):
     return seen
 
 
-def _model(k, beats, pipeline=1):
-    """Expected (acc, res) after each edge; each PE pipeline register delays the update by one edge."""
+def _model(k, beats, pipeline=1, mismatches=False):
+    """Expected (acc, res) after each edge; each PE pipeline register delays the update by one edge.
+
+    A mismatch-counting PE (ccu2) accumulates k - P per beat.
+    """
     acc = res = 0
     out = [(0, 0)] * pipeline
     for a, w, valid, first, last in beats:
         if valid:
-            acc = (0 if first else acc) + ref_pe([a], [w], k)
+            p = ref_pe([a], [w], k)
+            acc = (0 if first else acc) + (k - p if mismatches else p)
             if last:
                 res = acc
         out.append((acc, res))
@@ -56,13 +60,16 @@ def test_pe_random_stream(k, style, pipeline):
         beats.append((rng.getrandbits(k), rng.getrandbits(k), int(rng.random() < 0.8), int(first),
                       int(rng.random() < 0.3)))
     fanin = 60 * k
-    assert _run_pe(k, fanin.bit_length(), beats, style, pipeline) == _model(k, beats, pipeline)
+    assert _run_pe(k, fanin.bit_length(), beats, style, pipeline) == \
+        _model(k, beats, pipeline, counts_mismatches(style))
 
 
+@pytest.mark.parametrize("style", ["pair", "ccu2"])
 @pytest.mark.parametrize("k", [1, 7, 64])
 @pytest.mark.parametrize("mode", ["match", "mismatch"])
-def test_pe_extremes_at_full_fanin(k, mode):
-    """max_fanin = 8k: all-match reaches P = max_fanin exactly (top accumulator bit), mismatch stays 0."""
+def test_pe_extremes_at_full_fanin(k, mode, style):
+    """max_fanin = 8k: all-match reaches P = max_fanin exactly (top accumulator bit), mismatch stays 0
+    (the other way round for the mismatch-counting ccu2 PE)."""
     rng = random.Random(3)
     n = 8
     beats = []
@@ -71,6 +78,7 @@ def test_pe_extremes_at_full_fanin(k, mode):
         w = a if mode == "match" else a ^ ((1 << k) - 1)
         beats.append((a, w, int(i < n), int(i == 0), int(i == n - 1)))
     acc_width = (n * k).bit_length()
-    got = _run_pe(k, acc_width, beats, "pair", 2)
-    assert got[-1] == ((n * k, n * k) if mode == "match" else (0, 0))
-    assert got == _model(k, beats, 2)
+    got = _run_pe(k, acc_width, beats, style, 2)
+    full = (mode == "match") != counts_mismatches(style)
+    assert got[-1] == ((n * k, n * k) if full else (0, 0))
+    assert got == _model(k, beats, 2, counts_mismatches(style))

@@ -25,16 +25,17 @@ class PeShadow(wiring.Component):
     wraps, and which this property must catch (an `acc <= shadow` inequality would let it pass).
     """
 
-    def __init__(self, k: int, max_fanin: int, acc_width: int | None = None, pipeline: int = 1):
-        self.k, self.fanin, self.pipeline = k, max_fanin, pipeline
+    def __init__(self, k: int, max_fanin: int, acc_width: int | None = None, pipeline: int = 1,
+                 style: str = "pair"):
+        self.k, self.fanin, self.pipeline, self.style = k, max_fanin, pipeline, style
         self.acc_width = acc_width if acc_width is not None else max_fanin.bit_length()
         super().__init__({"a": In(k), "w": In(k), "valid": In(1), "first": In(1), "last": In(1)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.pe = pe = XnorPE(self.k, self.acc_width, pipeline=self.pipeline)
-        m.d.comb += [pe.a.eq(self.a), pe.w.eq(self.w), pe.valid.eq(self.valid), pe.first.eq(self.first),
-                     pe.last.eq(self.last)]
+        m.submodules.pe = pe = XnorPE(self.k, self.acc_width, self.style, pipeline=self.pipeline)
+        m.d.comb += [pe.a.eq(self.a), pe.w.eq(self.w), pe.valid.eq(self.valid), pe.nfirst.eq(~self.first),
+                     pe.vlast.eq(self.valid & self.last)]
         a, w, valid, first, last = self.a, self.w, self.valid, self.first, self.last
         for _ in range(self.pipeline):  # the shadow sees the inputs when the PE's accumulator does
             d = [Signal.like(a), Signal.like(w), Signal(), Signal(), Signal()]
@@ -44,7 +45,8 @@ class PeShadow(wiring.Component):
         shadow = Signal(wide)
         res_shadow = Signal(wide)
         # independent popcount: bit-by-bit sum of XNOR (no pairing, no tree structure)
-        pc = sum((a[i] == w[i]) for i in range(self.k))
+        # (the ccu2 PE counts mismatches, XOR, and the array converts: see hdl/carry.py)
+        pc = sum((a[i] != w[i]) if pe.counts_mismatches else (a[i] == w[i]) for i in range(self.k))
         nxt = Mux(first, 0, shadow) + pc
         with m.If(valid):
             m.d.sync += shadow.eq(nxt)

@@ -1,0 +1,326 @@
+"""ECP5 carry-chain slots (half a CCU2C each) and the mismatch-popcount tree built from them.
+
+Why hand-mapped: Yosys maps the popcount adder tree to full adders in plain LUTs (about 3 LUT4 per
+XNOR-accumulated bit, 0.45 op/LUT for a 32x32 array). One CCU2C half is a LUT4 whose output P
+propagates the carry and whose 2-input sub-LUT (INIT[3:0], inputs A, B) generates it:
+
+    S = P(A,B,C,D) ^ CIN        COUT = P ? CIN : INIT[B:A]
+
+so one slot adds two bits of equal weight computed from four inputs. Three slot kinds do all work:
+  * pair:   P = A^B^C^D adds xor(a0,w0) + xor(a1,w1): the XOR is free, and the generate half
+            INIT[3:0] = A^B is exactly the carry when the two bits agree (counting XNOR instead
+            would need INIT[3:0] = ~(A^B), which the shared truth table forbids, so the tree
+            counts mismatches M and the array converts P = bits - M once per column at drain);
+  * add / acc: D tied 1, so INIT[3:0] is free for the generate function: x + y, or
+            x + (C ? acc : 0) (the accumulator's restart on `first` costs no LUT);
+  * boundary: D tied 1 and P = 0: S = CIN takes the previous segment's carry out, and COUT =
+            INIT[B:A] injects a new carry-in, e.g. a third xor(a, w) bit: a 3-bit full adder of
+            mismatch bits costs two slots.
+The same slots emit either as Amaranth logic (simulation, formal) or as CCU2C instances (gen/ for
+ECP5); tests/test_hdl_carry.py proves the two equal using Yosys' own CCU2C model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+
+from amaranth.hdl import Cat, Const, Instance, Module, Mux, Signal, Value
+
+__all__ = ["CELLS", "Chain", "Number", "mismatch_tree", "tree_levels"]
+
+CELLS = ("generic", "ecp5")  # how slots are emitted: Amaranth logic, or CCU2C instances
+_ZERO, _ONE = Const(0, 1), Const(1, 1)
+
+
+def _init(fn) -> int:
+    """16-bit LUT4 truth table of fn(A, B, C, D); index A | B << 1 | C << 2 | D << 3."""
+    return sum(fn(a, b, c, d) << (a | b << 1 | c << 2 | d << 3)
+               for a, b, c, d in itertools.product((0, 1), repeat=4))
+
+
+@dataclasses.dataclass(frozen=True)
+class Slot:
+    """One CCU2C half: truth table, inputs A..D, and its sum output S (a signal made at add time)."""
+
+    init: int
+    ins: tuple[Value, Value, Value, Value]
+    s: Signal
+    value: object  # v(A, B, C, D) in {0, 1, 2}: what the slot adds at its weight (for the check)
+    tied: tuple[int | None, ...]  # input constants (None: free)
+
+    def check(self) -> None:
+        """P = (v == 1) everywhere and, where v != 1, the generate half INIT[B:A] == (v == 2)."""
+        for bits in itertools.product((0, 1), repeat=4):
+            if any(t is not None and t != b for t, b in zip(self.tied, bits)):
+                continue
+            a, b, c, d = bits
+            v = self.value(a, b, c, d)
+            p = self.init >> (a | b << 1 | c << 2 | d << 3) & 1
+            g = self.init >> (a | b << 1) & 1
+            if p != (v == 1) or (v != 1 and g != (v == 2)):
+                raise AssertionError(f"slot INIT {self.init:#06x} does not add {bits} correctly")
+
+
+@dataclasses.dataclass
+class Number:
+    """An unsigned integer as bits (LSB first) plus its largest possible value."""
+
+    bits: list[Value]
+    max: int
+
+
+class Chain:
+    """One physical carry chain: slots in order, CIN of the first is 0.
+
+    Slots must be added in dependency order (a slot's inputs come from earlier slots or outside),
+    so the chain has no combinational loop even structurally.
+    """
+
+    def __init__(self, name: str):
+        self.name, self.slots = name, []
+        self._pending: Number | None = None  # a segment whose carry out the next slot takes
+        self._pending_to: list | None = None  # or: the item list that carry out joins
+
+    def _slot(self, init: int, ins, value, tied) -> Signal:
+        s = Signal(name=f"{self.name}_s{len(self.slots)}")
+        slot = Slot(init, tuple(Value.cast(i) for i in ins), s, value, tied)
+        slot.check()
+        self.slots.append(slot)
+        if self._pending is not None:  # S of any slot after a segment = that segment's carry out
+            self._pending.bits.append(s)
+            self._pending = None
+        if self._pending_to is not None:
+            self._pending_to.append(("bit", s))
+            self._pending_to = None
+        return s
+
+    def boundary_item(self, item) -> None:
+        """Boundary slot injecting an item: ("raw", (a, w)) as xor(a, w), ("bit", b) as b, or None."""
+        if item is None or item[0] == "raw":
+            self.boundary(item[1] if item else None)
+        else:
+            init = _init(lambda a, b, c, d: 0 if d else a)
+            self._slot(init, (item[1], _ZERO, _ZERO, _ONE), lambda a, b, c, d: 2 * a, (None, 0, 0, 1))
+
+    def position(self, x, y) -> tuple[str, Signal]:
+        """Add two items of one weight (+ CIN); returns the sum bit as an item."""
+        if x[0] == "raw" and y[0] == "raw":
+            return ("bit", self.pair(x[1], y[1]))
+        if y[0] == "raw":
+            x, y = y, x
+        if x[0] == "raw":  # xor(a, w) + b
+            init = _init(lambda a, b, c, d: a ^ b ^ c if d else a ^ b)
+            return ("bit", self._slot(init, (*x[1], y[1], _ONE), lambda a, b, c, d: (a ^ b) + c,
+                                      (None, None, None, 1)))
+        return ("bit", self.add(x[1], y[1]))
+
+    def boundary(self, pair: tuple[Value, Value] | None = None) -> None:
+        """Close the previous segment (its carry out becomes a result bit) and inject xor(pair)."""
+        if pair is None:
+            self._slot(0, (_ZERO, _ZERO, _ZERO, _ONE), lambda a, b, c, d: 0, (0, 0, 0, 1))
+        else:
+            init = _init(lambda a, b, c, d: 0 if d else a ^ b)
+            self._slot(init, (*pair, _ZERO, _ONE), lambda a, b, c, d: 2 * (a ^ b), (None, None, 0, 1))
+
+    def pair(self, p0: tuple[Value, Value], p1: tuple[Value, Value]) -> Signal:
+        """xor(p0) + xor(p1) (+ CIN): S is the weight-1 sum bit."""
+        return self._slot(_init(lambda a, b, c, d: a ^ b ^ c ^ d), (*p0, *p1),
+                          lambda a, b, c, d: (a ^ b) + (c ^ d), (None,) * 4)
+
+    def add(self, x: Value, y: Value) -> Signal:
+        """x + y (+ CIN)."""
+        init = _init(lambda a, b, c, d: a ^ b if d else a)
+        return self._slot(init, (x, y, _ZERO, _ONE), lambda a, b, c, d: a + b, (None, None, 0, 1))
+
+    def acc(self, y: Value, acc: Value, keep: Value) -> Signal:
+        """y + (keep ? acc : 0) (+ CIN): the accumulator restarts when keep is 0."""
+        init = _init(lambda a, b, c, d: a ^ (b & c) if d else a)
+        return self._slot(init, (y, acc, keep, _ONE), lambda a, b, c, d: a + (b & c), (None, None, None, 1))
+
+    def segment(self, x: Number, y: Number | None, cin: tuple[Value, Value] | None) -> Number:
+        """x + y + xor(cin) as one carry segment: a boundary slot, then one add slot per bit."""
+        self.boundary(cin)
+        ymax = y.max if y is not None else 0
+        total = x.max + ymax + (cin is not None)
+        width = max(1, total.bit_length())
+        ybits = y.bits if y is not None else []
+        n = max(len(x.bits), len(ybits))
+        bits = [self.add(x.bits[i] if i < len(x.bits) else _ZERO, ybits[i] if i < len(ybits) else _ZERO)
+                for i in range(min(n, width))]
+        out = Number(bits, total)
+        if width > n:
+            self._pending = out  # the carry out is the top bit: the next slot extracts it
+        return out
+
+    def full_adder(self, p0, p1, p2) -> Number:
+        """xor(p0) + xor(p1) + xor(p2): a boundary injecting p2, then one pair slot (2 slots)."""
+        self.boundary(p2)
+        out = Number([self.pair(p0, p1)], 3)
+        self._pending = out
+        return out
+
+    def close(self) -> None:
+        """Extract a carry still pending at the end of the chain."""
+        if self._pending is not None or self._pending_to is not None:
+            self.boundary(None)
+
+    # -- emission -------------------------------------------------------------------------------
+    def emit(self, m: Module, cells: str) -> None:
+        """Drive every slot's S: as Amaranth logic ("generic") or as CCU2C instances ("ecp5")."""
+        self.close()
+        if cells == "generic":
+            cin = _ZERO
+            for i, sl in enumerate(self.slots):
+                p = Signal(name=f"{self.name}_p{i}")
+                co = Signal(name=f"{self.name}_co{i}")
+                m.d.comb += [
+                    p.eq(Const(sl.init, 16).bit_select(Cat(*sl.ins), 1)),
+                    sl.s.eq(p ^ cin),
+                    co.eq(Mux(p, cin, Const(sl.init & 15, 4).bit_select(Cat(sl.ins[0], sl.ins[1]), 1))),
+                ]
+                cin = co
+            return
+        if cells != "ecp5":
+            raise ValueError(f"cells must be one of {CELLS}, not {cells!r}")
+        slots = list(self.slots)
+        if len(slots) % 2:  # a CCU2C holds two slots; pad with a do-nothing half
+            slots.append(Slot(0, (_ZERO, _ZERO, _ZERO, _ONE), Signal(name=f"{self.name}_pad"),
+                              lambda a, b, c, d: 0, (0, 0, 0, 1)))
+        cin = _ZERO
+        for j in range(0, len(slots), 2):
+            lo, hi = slots[j], slots[j + 1]
+            co = Signal(name=f"{self.name}_ccu{j // 2}_cout")
+            m.submodules[f"{self.name}_ccu{j // 2}"] = Instance(
+                "CCU2C", p_INIT0=Const(lo.init, 16), p_INIT1=Const(hi.init, 16), p_INJECT1_0="NO",
+                p_INJECT1_1="NO", i_CIN=cin, i_A0=lo.ins[0], i_B0=lo.ins[1], i_C0=lo.ins[2], i_D0=lo.ins[3],
+                i_A1=hi.ins[0], i_B1=hi.ins[1], i_C1=hi.ins[2], i_D1=hi.ins[3], o_S0=lo.s, o_S1=hi.s, o_COUT=co)
+            cin = co
+
+
+def mismatch_tree(name: str, pairs: list[tuple[Value, Value]], m: Module | None = None,
+                  mid_level: int | None = None) -> tuple[Number, list[Chain], list[Signal]]:
+    """popcount(xor(a, w)) over pairs as carry segments; returns (sum, chains, mid registers).
+
+    The plan knobs (see _build_tree) are chosen per len(pairs) by trying them all: fewest slots,
+    then fewest levels (measured for 32 pairs: 48 slots, 5 levels; 1.5 slots per pair).
+    """
+    return _build_tree(name, pairs, m, mid_level, *_best_knobs(len(pairs)))
+
+
+@functools.cache
+def _best_knobs(k: int) -> tuple[bool, bool, int]:
+    best = None
+    for reserve in range(min(k, 8) + 1):
+        for extend in (True, False):
+            for eager in (False, True):
+                a, w = Signal(k), Signal(k)
+                _, chains, _ = _build_tree("plan", [(a[i], w[i]) for i in range(k)], None, None,
+                                           extend, eager, reserve)
+                score = (sum(len(c.slots) for c in chains), _build_tree.levels, reserve, not extend, eager)
+                best = min(best or score, score)
+    return (not best[3], best[4], best[2])
+
+
+def _build_tree(name: str, pairs: list[tuple[Value, Value]], m: Module | None, mid_level: int | None,
+                extend: bool, eager: bool, reserve: int) -> tuple[Number, list[Chain], list[Signal]]:
+    """One plan of mismatch_tree.
+
+    extend: a segment runs on through weights holding one item; eager: a segment starts at a
+    weight with two items even when it covers only that weight.
+
+    Column compression (Dadda-like) by levels: at each level, segments start at the lowest weight
+    holding two or more items, inject a third as carry-in, and run up while a weight still holds
+    two items; every sum and extracted carry is an item of the next level. A raw item is an (a, w)
+    pair whose XOR the slot computes itself. Done when each weight holds one bit. With m and
+    mid_level, the items after that many levels are registered and the tree continues on a new
+    chain. The chains are returned unemitted.
+    """
+    chain = Chain(name)
+    chains = [chain]
+    # `reserve` raw pairs skip level 1 and wait as carry-ins for segments that would have none
+    reserved = [("raw", p) for p in pairs[len(pairs) - reserve:]] if reserve else []
+    cols: dict[int, list] = {0: [("raw", p) for p in pairs[:len(pairs) - reserve]]}
+    regs: list[Signal] = []
+    level = 0
+    def unfinished() -> bool:  # a weight holds two items (counting a carry not yet extracted)
+        if reserved and cols.get(0) is not None and not any(len(v) > 1 for v in cols.values()):
+            cols[0].extend(reserved)  # nothing left to ride on: reserved pairs join as items
+            reserved.clear()
+        return any(len(v) + (v is chain._pending_to) > 1 or any(it[0] == "raw" for it in v)
+                   for v in cols.values())
+
+    while unfinished():
+        if m is not None and mid_level is not None and level >= mid_level and not reserved \
+                and not any(it[0] == "raw" for v in cols.values() for it in v):
+            chain.close()
+            cols, regs = _register_cols(m, name, cols)
+            chain = Chain(f"{name}b")
+            chains.append(chain)
+            mid_level = None
+        nxt: dict[int, list] = {}
+        j = 0
+        top = max(cols)
+        made = 0
+        while j <= top or not made:
+            if j > top:  # nothing was worth a segment: take the lowest weight that needs one
+                j, force = min(w for w, v in cols.items()
+                               if len(v) + (v is chain._pending_to) > 1 or any(it[0] == "raw" for it in v)), True
+            else:
+                force = False
+            here = cols.setdefault(j, [])
+            cnt = len(here) + (here is chain._pending_to)  # a carry not yet extracted counts
+            lone_raw = cnt == 1 and bool(here) and here[0][0] == "raw" and (force or not nxt.get(j))
+            # a segment without a carry-in reduces one item less: only worth it when it runs over
+            # two weights or more (else its items wait a level to become someone's carry-in)
+            worth = cnt >= 3 or (cnt == 2 and (len(cols.get(j + 1, [])) >= 2 or force or eager))
+            if not worth and not lone_raw:
+                j += 1
+                continue
+            made += 1
+            inject = here.pop() if cnt >= 3 or lone_raw else (reserved.pop() if reserved and j == 0 else None)
+            chain.boundary_item(inject)  # (the boundary also extracts the previous carry)
+            i = j
+            # run up while a weight holds two items; through a weight holding one (x + carry),
+            # which costs a slot like ending would, but leaves one item there instead of two
+            while len(cols.get(i, [])) >= 2 or (i > j and len(cols.get(i, [])) == 1 and extend):
+                x = cols[i].pop()
+                y = cols[i].pop() if cols[i] else ("bit", _ZERO)
+                nxt.setdefault(i, []).append(chain.position(x, y))
+                i += 1
+            if 1 << i <= len(pairs):  # (a carry of weight 2**i > the largest sum is always 0)
+                chain._pending_to = nxt.setdefault(i, [])
+        for w, v in cols.items():  # items no segment took wait for the next level
+            tgt = nxt.setdefault(w, [])
+            if chain._pending_to is v:
+                chain._pending_to = tgt
+            tgt.extend(v)
+        cols = nxt  # a weight whose list is still empty may yet get the pending carry
+        level += 1
+    chain.close()
+    if m is not None and mid_level is not None:  # a tree too shallow to split: register its sum
+        cols, regs = _register_cols(m, name, cols)
+    cols = {w: v for w, v in cols.items() if v}
+    width = max(cols) + 1 if cols else 1
+    bits = [cols[w][0][1] if cols.get(w) else _ZERO for w in range(width)]
+    _build_tree.levels = level  # for tree_levels and the knob search
+    return Number(bits, len(pairs)), chains, regs
+
+
+def tree_levels(k: int) -> int:
+    """Levels mismatch_tree builds for k pairs (a dry run on throw-away signals)."""
+    a, w = Signal(k), Signal(k)
+    mismatch_tree("dry", [(a[i], w[i]) for i in range(k)])
+    return _build_tree.levels
+
+
+def _register_cols(m: Module, name: str, cols: dict[int, list]) -> tuple[dict[int, list], list[Signal]]:
+    regs, out = [], {}
+    for w in sorted(cols):
+        for i, (_kind, bit) in enumerate(cols[w]):
+            r = Signal(name=f"{name}_mid_w{w}_{i}", reset_less=True)
+            m.d.sync += r.eq(bit)
+            regs.append(r)
+            out.setdefault(w, []).append(("bit", r))
+    return out, regs
