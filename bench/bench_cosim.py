@@ -6,7 +6,7 @@ Verilator build (verilate + C++ compile). Throughput is measured two ways on the
 checking every output beat against the golden model: the bulk harness (Python wakes once per
 run) and the Python-per-beat testbench used by the robustness tests. Prints one JSON line.
 
-    python -m bench.bench_cosim [--gen-args "--rows 32 --cols 32"] [--chunks 4]
+    python -m bench.bench_cosim [--gen-args "--rows 32 --cols 32"] [--chunks 16]
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from cocotb_tests.plan import make_plan, save_plan
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.bench_cosim", description=__doc__.splitlines()[0])
     ap.add_argument("--gen-args", default="--rows 32 --cols 32")
-    ap.add_argument("--chunks", type=float, default=4, help="bulk runs of 4096 beats each")
+    ap.add_argument("--chunks", type=float, default=16,
+                    help="bulk runs, the same frames replayed (32x32: 16 runs = 76k cycles, long enough to time)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch build directory")
     ap.add_argument("--cached", action="store_true",
                     help="use (and fill) the regression's build cache instead of a from-scratch build")

@@ -206,7 +206,7 @@ def _build(gen_args: str, patches, bdir: Path, quiet: bool) -> None:
     harness = bdir / "harness.v"
     harness.write_text(harness_verilog(design))
     vlt = bdir / "public.vlt"
-    vlt.write_text(public_vlt())
+    vlt.write_text(public_vlt(design))
     t1 = time.monotonic()
     cpu0 = _children_cpu()
     runner = FastVerilator()

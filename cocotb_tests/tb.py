@@ -13,6 +13,10 @@ Both feed the same in-order :class:`Scoreboard` with expected beats from the gol
 Handshake timing: inputs are written on the falling edge, then the testbench waits for ReadOnly
 and samples valid & ready. Nothing changes between that moment and the next rising edge, so the
 sampled handshakes are exactly those the core sees at the edge.
+
+Writes reach the core through the harness's input registers, which sample on every edge of
+``h_wr``: every batch of writes ends with :meth:`TB.commit` (same time step, so the core sees the
+values as if wired straight through; see :mod:`cocotb_tests.harness` for why).
 """
 
 from __future__ import annotations
@@ -208,6 +212,7 @@ class TB:
         self.seed = seed
         self.clk = getattr(dut, design.clock)
         self.rst = getattr(dut, design.reset)
+        self.h_wr = dut.h_wr
         self.reset_phase = "none"  # the last reset: none | mid_stream | out_stalled (coverage label)
         self.scoreboard = Scoreboard(self.log, self._covered, keep)
         self.src_pattern, self.snk_pattern = PATTERNS[src], PATTERNS[snk]
@@ -227,6 +232,12 @@ class TB:
         coverage.sample_beat(expected, meta, self.snk_pattern.name, self.reset_phase)
 
     # -- clock, reset, mode --------------------------------------------------------------------
+    def commit(self) -> None:
+        """Make this time step's writes visible to the core: flip ``h_wr`` (the harness samples
+        every input on each of its edges). The flip is relative to the simulator's value, which
+        pending writes do not change, so several calls in one time step still make one edge."""
+        self.h_wr.value = 1 - int(self.h_wr.value)
+
     async def start(self, per_beat: bool = True) -> None:
         """Start the GPI clock (no Python per edge), reset, and the per-beat loop if asked."""
         Clock(self.clk, PERIOD_NS, unit="ns", impl="gpi").start(start_high=False)
@@ -239,9 +250,13 @@ class TB:
             s.h_payload.value = 0
         self.sink.h_ready.value = 0
         self.rst.value = 1
-        await Timer(3 * PERIOD_NS, unit="ns")
+        self.commit()
+        await Timer(PERIOD_NS, unit="ns")
+        self.commit()  # sample again: reset is held over clock edges whatever happened at time 0
+        await Timer(2 * PERIOD_NS, unit="ns")
         await FallingEdge(self.clk)
         self.rst.value = 0
+        self.commit()
         if per_beat:
             self._loop = cocotb.start_soon(self._cycle_loop())
 
@@ -263,11 +278,14 @@ class TB:
             s.drop()
         dropped = self.scoreboard.flush()
         self.rst.value = 1
+        self.commit()
         for _ in range(cycles):
             await FallingEdge(self.clk)
             for s in (self.thr_src, self.beat_src):
                 s.drop()
+            self.commit()
         self.rst.value = 0
+        self.commit()
         self.in_reset = False
         self.last_progress = self.cycle
         return dropped
@@ -281,6 +299,7 @@ class TB:
                 for s in srcs:
                     s.drive()
             self.sink.drive()
+            self.commit()
             await ReadOnly()
             progress = False
             for s in srcs:
@@ -377,8 +396,10 @@ class TB:
         dut.h_seed.value = ((self.rng.getrandbits(31) if seed is None else seed) << 1) & 0xFFFFFFFF
         dut.h_stall_limit.value = stall_limit
         dut.h_load.value = 1
+        self.commit()
         await FallingEdge(self.clk)
         dut.h_load.value = 0
+        self.commit()
         budget = (len(thr) + len(beats) + n_out + 100) * 64 + stall_limit
         t0, c0 = time.perf_counter(), time.process_time()
         await First(RisingEdge(dut.h_done), Timer(budget * PERIOD_NS, unit="ns"))
@@ -389,8 +410,10 @@ class TB:
         await FallingEdge(self.clk)
         got, stuck = int(dut.h_got.value), int(dut.h_stuck.value)
         dut.h_dump.value = 1
+        self.commit()
         await FallingEdge(self.clk)
         dut.h_dump.value = 0
+        self.commit()
         for j in jobs:
             self.scoreboard.expect(j)
         words = read_hex(workdir / OUT_HEX, min(got, OUT_DEPTH)) if got else []
