@@ -28,7 +28,7 @@ import itertools
 
 from amaranth.hdl import Cat, Const, Instance, Module, Mux, Signal, Value
 
-__all__ = ["CELLS", "Chain", "Number", "mismatch_tree", "tree_levels"]
+__all__ = ["CELLS", "Chain", "Number", "compare_chain", "mismatch_tree", "tree_levels"]
 
 CELLS = ("generic", "ecp5")  # how slots are emitted: Amaranth logic, or CCU2C instances
 _ZERO, _ONE = Const(0, 1), Const(1, 1)
@@ -115,6 +115,11 @@ class Chain:
             return ("bit", self._slot(init, (*x[1], y[1], _ONE), lambda a, b, c, d: (a ^ b) + c,
                                       (None, None, None, 1)))
         return ("bit", self.add(x[1], y[1]))
+
+    def ge_bit(self, p: Value, flip: Value, t: Value) -> Signal:
+        """One bit of (p ^ flip) + ~(t ^ flip): the XOR with the polarity cancels in P and stays in G."""
+        init = _init(lambda a, b, c, d: 1 - (a ^ c) if d else a ^ b)
+        return self._slot(init, (p, flip, t, _ONE), lambda a, b, c, d: (a ^ b) + (1 ^ c ^ b), (None, None, None, 1))
 
     def boundary(self, pair: tuple[Value, Value] | None = None) -> None:
         """Close the previous segment (its carry out becomes a result bit) and inject xor(pair)."""
@@ -324,3 +329,25 @@ def _register_cols(m: Module, name: str, cols: dict[int, list]) -> tuple[dict[in
             regs.append(r)
             out.setdefault(w, []).append(("bit", r))
     return out, regs
+
+
+def compare_chain(name: str, p: Value, thresholds: list[Value], pol: Value) -> tuple[Chain, list[Value]]:
+    """y_i = (p >= t_i) if pol else (p <= t_i), one carry segment per threshold (width + 1 slots).
+
+    p <= t is ~p >= ~t in the same width, so both sides are XORed with ~pol; in a slot that XOR
+    cancels out of P and lands in the generate half, so one segment serves both polarities
+    (two Yosys comparators and a mux cost about twice as much).
+    """
+    chain = Chain(name)
+    width = max(len(p), *(len(t) for t in thresholds))
+    flip = ~pol
+    outs = []
+    for t in thresholds:
+        chain.boundary_item(("bit", _ONE))  # +1 of the two's complement (and the previous result out)
+        for i in range(width):
+            chain.ge_bit(p[i] if i < len(p) else _ZERO, flip, t[i] if i < len(t) else _ZERO)
+        res: list = []
+        chain._pending_to = res
+        outs.append(res)
+    chain.close()
+    return chain, [r[0][1] for r in outs]

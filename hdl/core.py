@@ -33,7 +33,7 @@ class XnorCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.array = array = XnorArray(self.cfg, self.style, self.pe_mode, self.cells)
-        m.submodules.threshold = tu = ThresholdUnit(self.cfg)
+        m.submodules.threshold = tu = ThresholdUnit(self.cfg, self.style, self.cells)
         wiring.connect(m, wiring.flipped(self.beat), array.beat)
         wiring.connect(m, wiring.flipped(self.thr), tu.thr)
         wiring.connect(m, array.drain, tu.inp)

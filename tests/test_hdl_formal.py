@@ -41,6 +41,7 @@ def test_core_stream_contract(params, depth):
     {"rows": 2, "cols": 2, "k": 1, "max_fanin": 3, "n_thresholds": 2, "channels": 4},
     {"rows": 1, "cols": 1, "k": 1, "max_fanin": 5, "n_thresholds": 3},
 ])
-def test_threshold_unit_equals_reference(params):
-    ok, log = run_sby(ThresholdRef(AccelConfig(**params)), "bmc", 9)
+@pytest.mark.parametrize("style", ["pair", "ccu2"])
+def test_threshold_unit_equals_reference(params, style):
+    ok, log = run_sby(ThresholdRef(AccelConfig(**params), style), "bmc", 9)
     assert ok, log

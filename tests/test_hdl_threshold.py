@@ -32,13 +32,14 @@ def _case(rng, cols, n, fanin, blocks, beats=40):
 
 @pytest.mark.parametrize("cols,n,fanin,blocks,bp", [(1, 1, 7, 1, 0.0), (3, 1, 64, 2, 0.5), (4, 3, 40, 3, 0.3),
                                                      (2, 15, 100, 1, 0.7)])
-def test_threshold_unit_matches_reference(cols, n, fanin, blocks, bp):
+@pytest.mark.parametrize("style", ["pair", "ccu2"])  # Yosys comparators / carry-segment comparators
+def test_threshold_unit_matches_reference(cols, n, fanin, blocks, bp, style):
     rng = random.Random(cols * 100 + n)
     p = {"rows": 4, "cols": cols, "k": 1, "max_fanin": fanin, "weight_rows": 1, "weight_hop": 1,
          "n_thresholds": n, "channels": cols * blocks}
     cfg = AccelConfig(**p)
     writes, drain = _case(rng, cols, n, fanin, blocks)
-    dut = ThresholdUnit(cfg)
+    dut = ThresholdUnit(cfg, style)
     thr = Source(dut.thr, [{"addr": w.addr, "thr": list(w.thr), "pol": list(w.pol)} for w in writes], rng=rng)
     inp = Source(dut.inp, drain, idle=0.3, rng=rng, after=thr)
     out = Sink(dut.out, backpressure=bp, rng=rng)

@@ -103,8 +103,8 @@ class StreamContract(wiring.Component):
 class ThresholdRef(wiring.Component):
     """ThresholdUnit == reference: y = #(P >= T_i) or #(P <= T_i) from a shadow table, in order, under stalls."""
 
-    def __init__(self, cfg: AccelConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: AccelConfig, style: str = "pair"):
+        self.cfg, self.style = cfg, style
         super().__init__({"inp_valid": In(1), "inp_payload": In(drain_layout(cfg)), "thr_valid": In(1),
                           "thr_payload": In(thr_layout(cfg)), "out_ready": In(1)})
 
@@ -112,7 +112,7 @@ class ThresholdRef(wiring.Component):
         cfg = self.cfg
         C, N = cfg.cols, cfg.n_thresholds
         m = Module()
-        m.submodules.tu = tu = ThresholdUnit(cfg)
+        m.submodules.tu = tu = ThresholdUnit(cfg, self.style)
         m.d.comb += [tu.inp.valid.eq(self.inp_valid), tu.inp.payload.eq(self.inp_payload),
                      tu.thr.valid.eq(self.thr_valid), tu.thr.payload.eq(self.thr_payload),
                      tu.out.ready.eq(self.out_ready)]
