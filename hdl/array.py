@@ -15,6 +15,7 @@ from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, ResetSi
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .carry import onehot_mux
 from .config import AccelConfig
 from .layouts import beat_layout, drain_layout
 from .pe import counts_mismatches, pe_logic
@@ -66,6 +67,21 @@ class XnorRow(wiring.Component):
                     i_a=act, i_w=self.wgt[c], i_valid=ctl[0], i_nfirst=ctl[1], i_vlast=ctl[2],
                     o_res=self.res[c])
         return m
+
+
+def _mux_tree(words: list[Value], sel: Value) -> Value:
+    """words[sel] as a balanced tree of 2:1 muxes on the bits of sel.
+
+    Why not word_select: Yosys turns a variable part-select of the 10,240-bit row bank (32x32) into
+    a shifter, measured at about 41 LUT4 per result bit on ECP5; a mux tree maps to LUT4 + PFUMX +
+    L6MUX, about 18 per bit for 32 rows.
+    """
+    level = 0
+    while len(words) > 1:
+        words = [Mux(sel[level], words[j + 1], words[j]) if j + 1 < len(words) else words[j]
+                 for j in range(0, len(words), 2)]
+        level += 1
+    return words[0]
 
 
 def _delay(m: Module, sig: Value, n: int, name: str, reset_less: bool = True) -> Value:
@@ -184,7 +200,14 @@ class XnorArray(wiring.Component):
         en = ~o.valid | o.ready
         mask = Signal(cfg.row_width + 1)
         m.d.comb += mask.eq((Const(1, 1) << bank_split) - 1)
-        res_rows = Cat(*(Cat(*res[r]) for r in range(R)))
+        words = [Cat(*res[r]) for r in range(R)]
+        if self.style == "ccu2":  # the row mux on carry chains, with a one-hot row register
+            onehot = Signal(R, init=1)
+            chains, row_sel = onehot_mux("drain", words, onehot)
+            for ch in chains:
+                ch.emit(m, self.cells)
+        else:
+            row_sel = _mux_tree(words, i)
         rd_valid = Signal()
         rd_p = Signal(C * cfg.acc_width)
         rd_row = Signal(cfg.row_width)
@@ -196,7 +219,7 @@ class XnorArray(wiring.Component):
             m.d.sync += rd_valid.eq(draining)
             with m.If(draining):
                 m.d.sync += [
-                    rd_p.eq(res_rows.word_select(i, C * cfg.acc_width)),
+                    rd_p.eq(row_sel),
                     rd_row.eq(i),
                     rd_gfirst.eq((i & mask) == 0),
                     rd_glast.eq((((i + 1) & mask) == 0) | (i == R - 1)),
@@ -204,6 +227,8 @@ class XnorArray(wiring.Component):
                     rd_bits.eq(bank_bits),  # (the bank may take the next reduction's count now)
                     i.eq(i + 1),
                 ]
+                if self.style == "ccu2":
+                    m.d.sync += onehot.eq(onehot.rotate_left(1))  # stays 1 << i
                 with m.If(i == R - 1):
                     m.d.sync += [i.eq(0), draining.eq(0), busy.eq(0)]
 

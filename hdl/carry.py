@@ -28,7 +28,7 @@ import itertools
 
 from amaranth.hdl import Cat, Const, Instance, Module, Mux, Signal, Value
 
-__all__ = ["CELLS", "Chain", "Number", "compare_chain", "mismatch_tree", "tree_levels"]
+__all__ = ["CELLS", "Chain", "Number", "compare_chain", "mismatch_tree", "onehot_mux", "tree_levels"]
 
 CELLS = ("generic", "ecp5")  # how slots are emitted: Amaranth logic, or CCU2C instances
 _ZERO, _ONE = Const(0, 1), Const(1, 1)
@@ -115,6 +115,12 @@ class Chain:
             return ("bit", self._slot(init, (*x[1], y[1], _ONE), lambda a, b, c, d: (a ^ b) + c,
                                       (None, None, None, 1)))
         return ("bit", self.add(x[1], y[1]))
+
+    def or_terms(self, d0: Value, d1: Value, s0: Value, s1: Value) -> Signal:
+        """Carry |= (d0 & s0) | (d1 & s1): P = no term true, and with both selects 0 the generate
+        half INIT[3:0] = 1 is exactly "a term is true" (a mux of one-hot selects on the chain)."""
+        init = _init(lambda a, b, c, d: 1 - ((a & c) | (b & d)))
+        return self._slot(init, (d0, d1, s0, s1), lambda a, b, c, d: 2 if (a & c) | (b & d) else 1, (None,) * 4)
 
     def ge_bit(self, p: Value, flip: Value, t: Value) -> Signal:
         """One bit of (p ^ flip) + ~(t ^ flip): the XOR with the polarity cancels in P and stays in G."""
@@ -351,3 +357,29 @@ def compare_chain(name: str, p: Value, thresholds: list[Value], pol: Value) -> t
         outs.append(res)
     chain.close()
     return chain, [r[0][1] for r in outs]
+
+
+def onehot_mux(name: str, words: list[Value], onehot: Value, bits_per_chain: int = 2) -> tuple[list[Chain], Value]:
+    """words[i] where onehot = 1 << i, as carry-chain ORs: two words per slot, a slot per result bit
+    more to take the carry out (32 words: 17 slots per bit against about 29 LUT4 from Yosys).
+
+    bits_per_chain result bits share one chain (its ripple is a timing path; 2 keeps it short).
+    """
+    width = len(words[0])
+    zero = _ZERO
+    chains, outs = [], []
+    for b in range(width):
+        if b % bits_per_chain == 0:
+            chains.append(Chain(f"{name}_{b}"))
+        chain = chains[-1]
+        if chain.slots:
+            chain.boundary_item(None)  # previous bit out, carry back to 0
+        for j in range(0, len(words), 2):
+            two = j + 1 < len(words)
+            chain.or_terms(words[j][b], words[j + 1][b] if two else zero, onehot[j], onehot[j + 1] if two else zero)
+        res: list = []
+        chain._pending_to = res
+        outs.append(res)
+    for c in chains:
+        c.close()
+    return chains, Cat(*(r[0][1] for r in outs))
