@@ -49,14 +49,15 @@ FIELD_MEANING = {
 
 
 def _convert(which: str, cfg: AccelConfig, style: str) -> str:
+    cells = "ecp5" if style == "ccu2" else "generic"  # ccu2: carry chains as CCU2C instances
     if which == "pe":
         pe = XnorPE(cfg.k, cfg.acc_width, style, expose_acc=False, overlap=bool(cfg.overlap),
-                    pipeline=cfg.pipeline, cells="ecp5" if style == "ccu2" else "generic")
+                    pipeline=cfg.pipeline, cells=cells)
         return verilog.convert(pe, name=pe_module_name(cfg, style), emit_src=False)
     if which == "row":
-        row = XnorRow(cfg, style, "instance")
+        row = XnorRow(cfg, style, "instance", cells)
         return verilog.convert(row, name=row_module_name(cfg, style), emit_src=False)
-    return verilog.convert(XnorCore(cfg, style, "instance"), name=TOP, emit_src=False)
+    return verilog.convert(XnorCore(cfg, style, "instance", cells), name=TOP, emit_src=False)
 
 
 SIM_CELLS = "xnorgen_sim_cells.v"

@@ -15,7 +15,7 @@ from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, ResetSi
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .carry import onehot_mux
+from .carry import Chain, onehot_mux
 from .config import AccelConfig
 from .layouts import beat_layout, drain_layout
 from .pe import counts_mismatches, pe_logic
@@ -67,6 +67,17 @@ class XnorRow(wiring.Component):
                     i_a=act, i_w=self.wgt[c], i_valid=ctl[0], i_nfirst=ctl[1], i_vlast=ctl[2],
                     o_res=self.res[c])
         return m
+
+
+def _group_sum_chain(m: Module, name: str, bits: Value, m_part: Value, acc: Value, keep: Value, cells: str) -> Value:
+    """(keep ? acc : 0) + (bits - m_part) mod 2**width: two carry segments (width + 1 and width slots)."""
+    chain = Chain(name)
+    chain.boundary_item(("bit", Const(1, 1)))  # the +1 of bits + ~m_part + 1
+    conv = [chain.sub(bits[i], m_part[i]) for i in range(len(acc))]
+    chain.boundary_item(None)  # (its carry out, bit width, is dropped: mod 2**width)
+    total = Cat(*(chain.acc(conv[i], acc[i], keep) for i in range(len(acc))))
+    chain.emit(m, cells)
+    return total
 
 
 def _mux_tree(words: list[Value], sel: Value) -> Value:
@@ -238,6 +249,10 @@ class XnorArray(wiring.Component):
             with m.If(rd_valid):
                 for c in range(C):
                     part = rd_p[c * cfg.acc_width:(c + 1) * cfg.acc_width]
+                    if self.style == "ccu2":  # P = bits - M, then the group sum, on one carry chain
+                        m.d.sync += o.payload.p[c].eq(_group_sum_chain(m, f"gsum{c}", rd_bits, part,
+                                                                       o.payload.p[c], ~rd_gfirst, self.cells))
+                        continue
                     if mism:
                         part = (rd_bits - part)[:cfg.acc_width]
                     m.d.sync += o.payload.p[c].eq(Mux(rd_gfirst, 0, o.payload.p[c]) + part)

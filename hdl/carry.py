@@ -122,6 +122,11 @@ class Chain:
         init = _init(lambda a, b, c, d: 1 - ((a & c) | (b & d)))
         return self._slot(init, (d0, d1, s0, s1), lambda a, b, c, d: 2 if (a & c) | (b & d) else 1, (None,) * 4)
 
+    def sub(self, x: Value, y: Value) -> Signal:
+        """x + ~y (+ CIN): with a carry-in of 1, a bit of x - y."""
+        init = _init(lambda a, b, c, d: 1 - (a ^ b) if d else a)
+        return self._slot(init, (x, y, _ZERO, _ONE), lambda a, b, c, d: a + (1 - b), (None, None, 0, 1))
+
     def ge_bit(self, p: Value, flip: Value, t: Value) -> Signal:
         """One bit of (p ^ flip) + ~(t ^ flip): the XOR with the polarity cancels in P and stays in G."""
         init = _init(lambda a, b, c, d: 1 - (a ^ c) if d else a ^ b)
