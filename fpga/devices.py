@@ -40,9 +40,9 @@ class Board:
 
 BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("icebreaker", "ice40-up5k", "ice40", ICEBreakerPlatform, 48.0, 4, 4, 8),
-    Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 32, popcount="ccu2",
+    Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 31, popcount="ccu2",
           core_defaults=(("act_hop", 4), ("max_fanin", 1023))),
-    Board("ulx3s-25f", "ecp5-25f", "ecp5", ULX3S_25F_Platform, 150.0, 16, 16, 32, popcount="ccu2",
+    Board("ulx3s-25f", "ecp5-25f", "ecp5", ULX3S_25F_Platform, 150.0, 16, 16, 31, popcount="ccu2",
           core_defaults=(("act_hop", 4), ("max_fanin", 1023))),
 )}
 
