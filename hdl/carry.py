@@ -50,6 +50,12 @@ class Slot:
     value: object  # v(A, B, C, D) in {0, 1, 2}: what the slot adds at its weight (for the check)
     tied: tuple[int | None, ...]  # input constants (None: free)
 
+    def p_zero(self) -> bool:
+        """P is 0 for every input the slot can see: COUT = INIT[B:A] ignores CIN, S is CIN."""
+        return all(not self.init >> (a | b << 1 | c << 2 | d << 3) & 1
+                   for a, b, c, d in itertools.product((0, 1), repeat=4)
+                   if all(t is None or t == v for t, v in zip(self.tied, (a, b, c, d))))
+
     def check(self) -> None:
         """P = (v == 1) everywhere and, where v != 1, the generate half INIT[B:A] == (v == 2)."""
         for bits in itertools.product((0, 1), repeat=4):
@@ -177,6 +183,19 @@ class Chain:
         self._pending = out
         return out
 
+    def cut(self) -> None:
+        """Make the next slot see CIN = 0, so an independent adder can continue this physical chain."""
+        last = self.slots[-1] if self.slots else None
+        if last is not None and not (last.p_zero() and last.init & 15 == 0):
+            self.boundary(None)
+
+    def align(self) -> None:
+        """Pad to a whole CCU2C, so what follows starts a fresh one (nextpnr wants both flip-flops of
+        a slice on one clock enable: the tree's registers and the accumulator's must not share)."""
+        n = len(self.slots) + (0 if self.slots and self.slots[0].p_zero() else 1)  # (+ emit's start slot)
+        if n % 2:
+            self.boundary(None)
+
     def close(self) -> None:
         """Extract a carry still pending at the end of the chain."""
         if self._pending is not None or self._pending_to is not None:
@@ -184,8 +203,18 @@ class Chain:
 
     # -- emission -------------------------------------------------------------------------------
     def emit(self, m: Module, cells: str) -> None:
-        """Drive every slot's S: as Amaranth logic ("generic") or as CCU2C instances ("ecp5")."""
+        """Drive every slot's S: as Amaranth logic ("generic") or as CCU2C instances ("ecp5").
+
+        The first CCU2C's CIN and the last one's COUT stay unconnected: nextpnr would add a feed-in
+        CCU2C for a constant CIN and a pass-out CCU2C for a COUT net (measured: 8 of a PE's 62
+        LUT4 sites). An unconnected CIN is the west neighbour's carry in silicon, so the chain
+        must start with a slot whose P is 0 (COUT = its generate half; its S is not used).
+        """
         self.close()
+        if self.slots and not self.slots[0].p_zero():
+            zero = Slot(0, (_ZERO, _ZERO, _ZERO, _ONE), Signal(name=f"{self.name}_start"),
+                        lambda a, b, c, d: 0, (0, 0, 0, 1))
+            self.slots.insert(0, zero)
         if cells == "generic":
             cin = _ZERO
             for i, sl in enumerate(self.slots):
@@ -204,15 +233,16 @@ class Chain:
         if len(slots) % 2:  # a CCU2C holds two slots; pad with a do-nothing half
             slots.append(Slot(0, (_ZERO, _ZERO, _ZERO, _ONE), Signal(name=f"{self.name}_pad"),
                               lambda a, b, c, d: 0, (0, 0, 0, 1)))
-        cin = _ZERO
+        cin = None
         for j in range(0, len(slots), 2):
             lo, hi = slots[j], slots[j + 1]
-            co = Signal(name=f"{self.name}_ccu{j // 2}_cout")
+            ports = {} if cin is None else {"i_CIN": cin}
+            if j + 2 < len(slots):
+                cin = ports["o_COUT"] = Signal(name=f"{self.name}_ccu{j // 2}_cout")
             m.submodules[f"{self.name}_ccu{j // 2}"] = Instance(
                 "CCU2C", p_INIT0=Const(lo.init, 16), p_INIT1=Const(hi.init, 16), p_INJECT1_0="NO",
-                p_INJECT1_1="NO", i_CIN=cin, i_A0=lo.ins[0], i_B0=lo.ins[1], i_C0=lo.ins[2], i_D0=lo.ins[3],
-                i_A1=hi.ins[0], i_B1=hi.ins[1], i_C1=hi.ins[2], i_D1=hi.ins[3], o_S0=lo.s, o_S1=hi.s, o_COUT=co)
-            cin = co
+                p_INJECT1_1="NO", i_A0=lo.ins[0], i_B0=lo.ins[1], i_C0=lo.ins[2], i_D0=lo.ins[3],
+                i_A1=hi.ins[0], i_B1=hi.ins[1], i_C1=hi.ins[2], i_D1=hi.ins[3], o_S0=lo.s, o_S1=hi.s, **ports)
 
 
 def mismatch_tree(name: str, pairs: list[tuple[Value, Value]], m: Module | None = None,
@@ -364,11 +394,11 @@ def compare_chain(name: str, p: Value, thresholds: list[Value], pol: Value) -> t
     return chain, [r[0][1] for r in outs]
 
 
-def onehot_mux(name: str, words: list[Value], onehot: Value, bits_per_chain: int = 2) -> tuple[list[Chain], Value]:
+def onehot_mux(name: str, words: list[Value], onehot: Value, bits_per_chain: int = 4) -> tuple[list[Chain], Value]:
     """words[i] where onehot = 1 << i, as carry-chain ORs: two words per slot, a slot per result bit
     more to take the carry out (32 words: 17 slots per bit against about 29 LUT4 from Yosys).
 
-    bits_per_chain result bits share one chain (its ripple is a timing path; 2 keeps it short).
+    bits_per_chain result bits share one chain (its ripple is a timing path: 4 x 17 slots).
     """
     width = len(words[0])
     zero = _ZERO

@@ -11,7 +11,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .carry import Chain, mismatch_tree, tree_levels
+from .carry import mismatch_tree, tree_levels
 from .config import POPCOUNT_STYLES
 
 __all__ = ["POPCOUNT_STYLES", "XnorPE", "counts_mismatches", "pe_logic", "popcount_xnor"]
@@ -87,7 +87,9 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
     ECP5), pipeline 2 adds a register halfway down the popcount tree.
     """
     acc = Signal(acc_width, name=f"{name}_acc")
-    if style == "ccu2":
+    if style == "ccu2":  # (no reset: every reduction starts with `first`, and the drain only reads
+        # complete ones; a reset net would also have to be shared by every flip-flop of a PLC)
+        acc = Signal(acc_width, name=f"{name}_acc", reset_less=True)
         return _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cells)
     pc = popcount_xnor(m, name, a, w, k, style, mid_register=pipeline >= 2)
     if pipeline >= 2:
@@ -131,15 +133,18 @@ def _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cel
         m.d.sync += [pc_q.eq(Cat(*bits)), ctl_q.eq(ctl)]
         bits, ctl = [pc_q[i] for i in range(len(bits))], ctl_q
     valid, nfirst, vlast = ctl[0], ctl[1], ctl[2]
-    acc_chain = Chain(f"{name}_a")
+    # the accumulator continues the tree's physical chain (one chain start per PE, see Chain.emit)
+    acc_chain = chains[-1]
+    acc_chain.cut()
+    acc_chain.align()
     sums = [acc_chain.acc(bits[i] if i < len(bits) else Const(0, 1), acc[i], nfirst) for i in range(len(acc))]
-    for c in [*chains, acc_chain]:
+    for c in chains:
         c.emit(m, cells)
     with m.If(valid):
         m.d.sync += acc.eq(Cat(*sums))
     if not overlap:
         return acc, acc
-    res = Signal(len(acc), name=f"{name}_res")
+    res = Signal(len(acc), name=f"{name}_res", reset_less=True)
     with m.If(vlast):
         m.d.sync += res.eq(Cat(*sums))
     return acc, res

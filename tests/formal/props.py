@@ -42,8 +42,11 @@ class PeShadow(wiring.Component):
             m.d.sync += [d[0].eq(a), d[1].eq(w), d[2].eq(valid), d[3].eq(first), d[4].eq(last)]
             a, w, valid, first, last = d
         wide = self.fanin.bit_length() + 4
-        shadow = Signal(wide)
-        res_shadow = Signal(wide)
+        # the ccu2 PE's accumulator and result have no reset (every reduction starts with `first`,
+        # the drain reads complete ones only): so neither has the shadow
+        keep = self.style == "ccu2"
+        shadow = Signal(wide, reset_less=keep)
+        res_shadow = Signal(wide, reset_less=keep)
         # independent popcount: bit-by-bit sum of XNOR (no pairing, no tree structure)
         # (the ccu2 PE counts mismatches, XOR, and the array converts: see hdl/carry.py)
         pc = sum((a[i] != w[i]) if pe.counts_mismatches else (a[i] == w[i]) for i in range(self.k))
