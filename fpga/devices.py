@@ -27,10 +27,9 @@ class Board:
     default_k: int
     # None: fpga/flow.py picks the router from the synthesized design's fill (ROUTER2_ABOVE there)
     nextpnr_opts: tuple[str, ...] | None = None
-    # PE popcount structure and AccelConfig defaults for this board's core (measured choices):
-    # iCE40: the XNOR-fused pair tree (README numbers; `--cfg overlap=0 --cfg max_fanin=255` fits an
-    # 8x8 into the UP5K); ECP5: the CCU2C-mapped PE (hdl/carry.py), activations re-registered every
-    # 4 columns (the 85F runs out of flip-flops otherwise) and 10-bit accumulators (fan-in 1023)
+    # PE popcount structure and AccelConfig defaults for this board's core. Every board keeps the
+    # Yosys-mapped pair tree: the denser CCU2C PE (`--popcount ccu2 --cfg act_hop=4`, hdl/carry.py)
+    # reaches 1.02 op/LUT but closes timing at only 53-58 MHz (8x8 K=31, README), against 106-133 MHz
     popcount: str = "pair"
     core_defaults: tuple[tuple[str, int], ...] = ()
 
@@ -40,10 +39,8 @@ class Board:
 
 BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("icebreaker", "ice40-up5k", "ice40", ICEBreakerPlatform, 48.0, 4, 4, 8),
-    Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 31, popcount="ccu2",
-          core_defaults=(("act_hop", 4), ("max_fanin", 1023))),
-    Board("ulx3s-25f", "ecp5-25f", "ecp5", ULX3S_25F_Platform, 150.0, 16, 16, 31, popcount="ccu2",
-          core_defaults=(("act_hop", 4), ("max_fanin", 1023))),
+    Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 8),
+    Board("ulx3s-25f", "ecp5-25f", "ecp5", ULX3S_25F_Platform, 150.0, 16, 16, 8),
 )}
 
 # Out-of-context builds name a device; its pins come from one board carrying it.

@@ -13,11 +13,13 @@ from fpga.build import build_board
 FIGURES = ("lut4", "lut4_equiv", "carry", "ff", "ebr", "spram", "dsp")
 
 
-@pytest.mark.parametrize("board", ["icebreaker", "ulx3s-25f"])
-def test_smoke_build_scales_with_array(board, tmp_path):
-    k = 4 if board == "icebreaker" else 16  # the ECP5 PE is small per bit: K=4 is mostly overhead
-    small = build_board(board, 1, 1, k, out_dir=tmp_path / "small", mhz=40)
-    big = build_board(board, 2, 2, k, out_dir=tmp_path / "big", mhz=40)
+@pytest.mark.parametrize("board,popcount", [("icebreaker", None), ("ulx3s-25f", None), ("ulx3s-25f", "ccu2")])
+def test_smoke_build_scales_with_array(board, popcount, tmp_path):
+    k = 4 if board == "icebreaker" else 16  # the ECP5 ccu2 PE is small per bit: K=4 is mostly overhead
+    small = build_board(board, 1, 1, k, out_dir=tmp_path / "small", mhz=40, popcount=popcount)
+    big = build_board(board, 2, 2, k, out_dir=tmp_path / "big", mhz=40, popcount=popcount)
+    if popcount == "ccu2":  # the hand-mapped PE really is carry cells in the board flow
+        assert big.core["carry"] >= 4 * 8
     for rep, d in ((small, tmp_path / "small"), (big, tmp_path / "big")):
         data = json.loads((d / "report.json").read_text())
         assert (d / "report.md").read_text().startswith("### ")
