@@ -298,10 +298,13 @@ def _build_tree(name: str, pairs: list[tuple[Value, Value]], m: Module | None, m
                    for v in cols.values())
 
     while unfinished():
-        if m is not None and mid_level is not None and level >= mid_level and not reserved \
-                and not any(it[0] == "raw" for v in cols.values() for it in v):
+        if m is not None and mid_level is not None and level >= mid_level:
             chain.close()
             cols, regs = _register_cols(m, name, cols)
+            if reserved:  # pairs still waiting as carry-ins cross the register as pairs
+                held, more = _register_cols(m, f"{name}_res", {0: reserved})
+                reserved[:] = held[0]
+                regs += more
             chain = Chain(f"{name}b")
             chains.append(chain)
             mid_level = None
@@ -362,13 +365,15 @@ def tree_levels(k: int) -> int:
 
 
 def _register_cols(m: Module, name: str, cols: dict[int, list]) -> tuple[dict[int, list], list[Signal]]:
+    """Register every item: a bit as one flip-flop, a raw (a, w) pair as two (it stays a pair)."""
     regs, out = [], {}
     for w in sorted(cols):
-        for i, (_kind, bit) in enumerate(cols[w]):
-            r = Signal(name=f"{name}_mid_w{w}_{i}", reset_less=True)
-            m.d.sync += r.eq(bit)
-            regs.append(r)
-            out.setdefault(w, []).append(("bit", r))
+        for i, (kind, item) in enumerate(cols[w]):
+            src = item if kind == "raw" else (item,)
+            rs = [Signal(name=f"{name}_mid_w{w}_{i}_{j}", reset_less=True) for j in range(len(src))]
+            m.d.sync += [r.eq(v) for r, v in zip(rs, src)]
+            regs += rs
+            out.setdefault(w, []).append((kind, tuple(rs)) if kind == "raw" else ("bit", rs[0]))
     return out, regs
 
 
