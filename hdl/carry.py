@@ -86,18 +86,14 @@ class Chain:
 
     def __init__(self, name: str):
         self.name, self.slots = name, []
-        self._pending: Number | None = None  # a segment whose carry out the next slot takes
-        self._pending_to: list | None = None  # or: the item list that carry out joins
+        self._pending_to: list | None = None  # the item list a segment's carry out joins
 
     def _slot(self, init: int, ins, value, tied) -> Signal:
         s = Signal(name=f"{self.name}_s{len(self.slots)}")
         slot = Slot(init, tuple(Value.cast(i) for i in ins), s, value, tied)
         slot.check()
         self.slots.append(slot)
-        if self._pending is not None:  # S of any slot after a segment = that segment's carry out
-            self._pending.bits.append(s)
-            self._pending = None
-        if self._pending_to is not None:
+        if self._pending_to is not None:  # S of any slot after a segment = that segment's carry out
             self._pending_to.append(("bit", s))
             self._pending_to = None
         return s
@@ -161,28 +157,6 @@ class Chain:
         init = _init(lambda a, b, c, d: a ^ (b & c) if d else a)
         return self._slot(init, (y, acc, keep, _ONE), lambda a, b, c, d: a + (b & c), (None, None, None, 1))
 
-    def segment(self, x: Number, y: Number | None, cin: tuple[Value, Value] | None) -> Number:
-        """x + y + xor(cin) as one carry segment: a boundary slot, then one add slot per bit."""
-        self.boundary(cin)
-        ymax = y.max if y is not None else 0
-        total = x.max + ymax + (cin is not None)
-        width = max(1, total.bit_length())
-        ybits = y.bits if y is not None else []
-        n = max(len(x.bits), len(ybits))
-        bits = [self.add(x.bits[i] if i < len(x.bits) else _ZERO, ybits[i] if i < len(ybits) else _ZERO)
-                for i in range(min(n, width))]
-        out = Number(bits, total)
-        if width > n:
-            self._pending = out  # the carry out is the top bit: the next slot extracts it
-        return out
-
-    def full_adder(self, p0, p1, p2) -> Number:
-        """xor(p0) + xor(p1) + xor(p2): a boundary injecting p2, then one pair slot (2 slots)."""
-        self.boundary(p2)
-        out = Number([self.pair(p0, p1)], 3)
-        self._pending = out
-        return out
-
     def cut(self) -> None:
         """Make the next slot see CIN = 0, so an independent adder can continue this physical chain."""
         last = self.slots[-1] if self.slots else None
@@ -198,7 +172,7 @@ class Chain:
 
     def close(self) -> None:
         """Extract a carry still pending at the end of the chain."""
-        if self._pending is not None or self._pending_to is not None:
+        if self._pending_to is not None:
             self.boundary(None)
 
     # -- emission -------------------------------------------------------------------------------
