@@ -47,7 +47,7 @@ class _Parser(argparse.ArgumentParser):
 def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str | Path, mhz: float | None = None,
                 baud: int = 115200, seed: int = 1, core_kind: str = "auto", pack: bool = True,
                 nextpnr_opts: tuple[str, ...] | None = None, core_cfg: dict | None = None,
-                popcount: str | None = None) -> PpaReport:
+                popcount: str = "pair") -> PpaReport:
     """Build and write the report; raises ValueError on bad parameters (before anything is written)."""
     board = BOARDS[board_name]
     for name, value in (("rows", rows), ("cols", cols), ("k", k)):
@@ -55,8 +55,7 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
         if not lo <= value <= hi:
             raise ValueError(f"--{name} {value} out of range {lo}..{hi}")
     target = board.default_mhz if mhz is None else mhz
-    core_cfg = {**dict(board.core_defaults), **(core_cfg or {})} if core_kind != "provisional" else core_cfg
-    choice = make_core(core_kind, rows, cols, k, core_cfg, popcount or board.popcount, board.family)
+    choice = make_core(core_kind, rows, cols, k, core_cfg, popcount, board.family)
     if baud <= 0:
         raise ValueError(f"--baud {baud} must be positive")
     pll = board_pll(board, target)             # validates the PLL range before anything is written
@@ -107,9 +106,10 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--core", choices=CORE_KINDS, default="auto",
                    help="auto = hdl.core.XnorCore when importable, else the provisional core")
-    p.add_argument("--popcount", choices=POPCOUNT_STYLES, default=None,
-                   help="PE popcount structure (default per board: " + ", ".join(
-                       f"{n} {b.popcount}" for n, b in sorted(BOARDS.items())) + "; ccu2 is ECP5 only)")
+    # pair (Yosys-mapped, 106-133 MHz on ECP5) by default; ccu2 (hdl/carry.py, ECP5 only) is the dense
+    # PE: 1.02 op/LUT, 147 MHz at 8x8 only with --cfg pipeline=2 and nextpnr router1 (README)
+    p.add_argument("--popcount", choices=POPCOUNT_STYLES, default="pair",
+                   help="PE popcount structure (ccu2: ECP5 carry cells, try --cfg act_hop=4 --cfg pipeline=2)")
     p.add_argument("--cfg", action="append", default=[], metavar="NAME=VALUE",
                    help="further hdl.config.AccelConfig field, e.g. --cfg weight_hop=4 (repeatable)")
     p.add_argument("--strict", action="store_true", help="exit 1 when timing or fit is not met")

@@ -27,11 +27,6 @@ class Board:
     default_k: int
     # None: fpga/flow.py picks the router from the synthesized design's fill (ROUTER2_ABOVE there)
     nextpnr_opts: tuple[str, ...] | None = None
-    # PE popcount structure and AccelConfig defaults for this board's core. Every board keeps the
-    # Yosys-mapped pair tree: the denser CCU2C PE (`--popcount ccu2 --cfg act_hop=4`, hdl/carry.py)
-    # reaches 1.02 op/LUT but closes timing at only 53-58 MHz (8x8 K=31, README), against 106-133 MHz
-    popcount: str = "pair"
-    core_defaults: tuple[tuple[str, int], ...] = ()
 
     def make_platform(self):
         return self.platform()

@@ -86,10 +86,10 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
     pipeline 1 registers the popcount before the accumulator (measured 96 MHz without it on
     ECP5), pipeline 2 adds a register halfway down the popcount tree.
     """
-    acc = Signal(acc_width, name=f"{name}_acc")
-    if style == "ccu2":  # (no reset: every reduction starts with `first`, and the drain only reads
-        # complete ones; a reset net would also have to be shared by every flip-flop of a PLC)
-        acc = Signal(acc_width, name=f"{name}_acc", reset_less=True)
+    # ccu2: no reset on acc (every reduction starts with `first`, the drain reads complete ones only;
+    # a reset net would also have to be shared by every flip-flop of a PLC)
+    acc = Signal(acc_width, name=f"{name}_acc", reset_less=style == "ccu2")
+    if style == "ccu2":
         return _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cells)
     pc = popcount_xnor(m, name, a, w, k, style, mid_register=pipeline >= 2)
     if pipeline >= 2:

@@ -13,7 +13,7 @@ from fpga.build import build_board
 FIGURES = ("lut4", "lut4_equiv", "carry", "ff", "ebr", "spram", "dsp")
 
 
-@pytest.mark.parametrize("board,popcount", [("icebreaker", None), ("ulx3s-25f", None), ("ulx3s-25f", "ccu2")])
+@pytest.mark.parametrize("board,popcount", [("icebreaker", "pair"), ("ulx3s-25f", "pair"), ("ulx3s-25f", "ccu2")])
 def test_smoke_build_scales_with_array(board, popcount, tmp_path):
     k = 4 if board == "icebreaker" else 16  # the ECP5 ccu2 PE is small per bit: K=4 is mostly overhead
     small = build_board(board, 1, 1, k, out_dir=tmp_path / "small", mhz=40, popcount=popcount)
