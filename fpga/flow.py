@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .netlist import open_chain_ends
 from .report import PpaReport, parse_nextpnr_report, parse_yosys_stat
 
 __all__ = ["FlowError", "FlowOptions", "run_flow", "tool"]
@@ -171,6 +172,11 @@ def run_flow(platform, top, build_dir: str | os.PathLike, *, family: str, design
         core_job = pool.submit(_yosys, "core", build_dir, options.timeout_s, notes)
     try:
         times["synth"] = _yosys("top", build_dir, options.timeout_s, notes)
+        if family == "ecp5":
+            n_cin, n_cout = open_chain_ends(build_dir / "top.json")
+            if n_cin or n_cout:
+                notes.append(f"carry chains: {n_cin} CIN / {n_cout} COUT ends opened (fpga.netlist), "
+                             "so nextpnr adds no feed-in / pass-out CCU2C there")
         if options.nextpnr_opts is None:
             options = dataclasses.replace(options, nextpnr_opts=_auto_router(platform, family, build_dir, notes))
         times.update(_pnr_and_pack(platform, family, build_dir, options))

@@ -28,9 +28,10 @@ import itertools
 
 from amaranth.hdl import Cat, Const, Instance, Module, Mux, Signal, Value
 
-__all__ = ["CELLS", "Chain", "Number", "compare_chain", "mismatch_tree", "onehot_mux", "tree_levels"]
+__all__ = ["CELLS", "OPEN_CIN_ATTR", "Chain", "Number", "compare_chain", "mismatch_tree", "onehot_mux", "tree_levels"]
 
 CELLS = ("generic", "ecp5")  # how slots are emitted: Amaranth logic, or CCU2C instances
+OPEN_CIN_ATTR = "xnorgen_open_cin"  # on a chain's first CCU2C: its CIN is don't-care (see Chain.emit)
 _ZERO, _ONE = Const(0, 1), Const(1, 1)
 
 
@@ -179,10 +180,12 @@ class Chain:
     def emit(self, m: Module, cells: str) -> None:
         """Drive every slot's S: as Amaranth logic ("generic") or as CCU2C instances ("ecp5").
 
-        The first CCU2C's CIN and the last one's COUT stay unconnected: nextpnr would add a feed-in
-        CCU2C for a constant CIN and a pass-out CCU2C for a COUT net (measured: 8 of a PE's 62
-        LUT4 sites). An unconnected CIN is the west neighbour's carry in silicon, so the chain
-        must start with a slot whose P is 0 (COUT = its generate half; its S is not used).
+        The first CCU2C's CIN and the last one's COUT stay unconnected: nextpnr adds a feed-in
+        CCU2C for a CIN on any net (constants included) and a pass-out CCU2C for a chain-end COUT
+        on any net. Yosys ties an open CIN to 0 and gives an open COUT a dangling net, so the
+        ECP5 flow reopens both in the netlist (fpga.netlist.open_chain_ends; the first CCU2C
+        carries OPEN_CIN_ATTR). An unconnected CIN is the west neighbour's carry in silicon, so
+        the chain must start with a slot whose P is 0 (COUT = its generate half; S unused).
         """
         self.close()
         if self.slots and not self.slots[0].p_zero():
@@ -210,7 +213,9 @@ class Chain:
         cin = None
         for j in range(0, len(slots), 2):
             lo, hi = slots[j], slots[j + 1]
-            ports = {} if cin is None else {"i_CIN": cin}
+            # Yosys ties an unconnected CIN to 0: the attribute tells fpga.netlist.open_chain_ends
+            # that this CIN may be opened again (the first slot's P is 0, so CIN is don't-care)
+            ports = {f"a_{OPEN_CIN_ATTR}": 1} if cin is None else {"i_CIN": cin}
             if j + 2 < len(slots):
                 cin = ports["o_COUT"] = Signal(name=f"{self.name}_ccu{j // 2}_cout")
             m.submodules[f"{self.name}_ccu{j // 2}"] = Instance(

