@@ -80,10 +80,13 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
 
 
 def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto", placer: str = "heap",
-              router: str = "router1", route: bool = True) -> dict:
+              router: str = "router1", route: bool = True, size: tuple[int | None, int | None] = (None, None)) -> dict:
     p = dict(POINTS[family])
     if k is not None:
         p["k"] = k
+    for name, v in zip(("rows", "cols"), size):
+        if v is not None:
+            p[name] = v
     g = dict(p["gen"], **{n: v for n, v in overrides.items() if v is not None})
     with tempfile.TemporaryDirectory(prefix="xnorgen_ppa_") as tmp:
         out = Path(tmp) / "core"
@@ -148,6 +151,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=sorted(POINTS))
     ap.add_argument("--k", type=int, help="override K of the point(s)")
+    ap.add_argument("--rows", type=int, help="override R of the point(s)")
+    ap.add_argument("--cols", type=int, help="override C of the point(s)")
+    ap.add_argument("--out-fifo", type=int, help="credit flow into an output FIFO of this depth (0: stall enable)")
     ap.add_argument("--popcount")
     ap.add_argument("--max-fanin", type=int)
     ap.add_argument("--weight-hop", type=int)
@@ -172,8 +178,8 @@ def main(argv=None) -> int:
     for fam in ([args.only] if args.only else ["ice40", "ecp5"]):
         r = run_point(fam, args.k, {"popcount": args.popcount, "max_fanin": args.max_fanin,
                                     "weight_hop": args.weight_hop, "act_hop": args.act_hop, "overlap": args.overlap,
-                                    "pipeline": args.pipeline}, args.flow, args.placer, args.router,
-                     not args.no_route)
+                                    "pipeline": args.pipeline, "out_fifo": args.out_fifo}, args.flow, args.placer,
+                     args.router, not args.no_route, (args.rows, args.cols))
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"
         print(f"| {r['device']} | {r['rows']}x{r['cols']} | {r['k']} | {r['popcount']} | {r['lut4_equiv']} | "

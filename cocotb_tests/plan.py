@@ -23,6 +23,7 @@ PLAN_FILE = "plan.pkl"
 CONFIGS = {
     "1x1_k1": "--rows 1 --cols 1 --k 1 --max-fanin 16 --weight-hop 4",
     "2x3_k7": "--rows 2 --cols 3 --k 7 --max-fanin 70 --weight-hop 4",
+    "2x3_k7_fifo3": "--rows 2 --cols 3 --k 7 --max-fanin 70 --weight-hop 4 --out-fifo 3",  # credit flow
     "2x2_k7_n3": "--rows 2 --cols 2 --k 7 --max-fanin 70 --weight-hop 4 --n-thresholds 3",
     "8x2_k7_w8": "--rows 8 --cols 2 --k 7 --max-fanin 448 --weight-rows 8 --weight-hop 4",
     "3x2_k32_w3": "--rows 3 --cols 2 --k 32 --max-fanin 200 --weight-rows 3 --weight-hop 2",

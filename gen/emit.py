@@ -150,11 +150,14 @@ def config_dict(cfg: AccelConfig, style: str = "pair") -> dict:
             "out": cfg.out_latency(),
             "drain_cycles": cfg.drain_cycles(),
             "reduction_period": cfg.reduction_period(),
+            "credit_round_trip": cfg.credit_round_trip(),
             "meaning": {
                 "fill": "cycles from the `last` handshake until every PE holds its result",
                 "out": "cycles from the `last` handshake to the first out beat valid (out.ready high)",
                 "drain_cycles": "cycles the drain reads rows (one row per cycle, one out beat per group)",
                 "reduction_period": "a `last` beat is not accepted sooner than this after the previous one",
+                "credit_round_trip": ("out_fifo > 0: cycles an out beat holds its FIFO credit; out_fifo >= this "
+                                      "keeps one out beat per cycle"),
             },
         },
         "ports": _ports(core),

@@ -107,6 +107,10 @@ class XnorArray(wiring.Component):
         super().__init__({
             "beat": In(stream.Signature(beat_layout(cfg))),
             "drain": Out(stream.Signature(drain_layout(cfg))),
+            # credit flow (XnorCore with out_fifo): the drain reads a row only while `room`; `taken`
+            # marks the read of a group's last row, i.e. one drain beat (one out beat) on its way
+            "room": In(1, init=1),
+            "taken": Out(1),
         })
 
     def elaborate(self, platform):
@@ -193,55 +197,73 @@ class XnorArray(wiring.Component):
                 m.d.sync += cnt.eq(cnt - 1)
 
         o = self.drain
-        en = ~o.valid | o.ready
+        # credit flow (out_fifo): the consumer takes every drain beat, `room` throttles the reads, and
+        # the drain is systolic: column group g = c // act_hop reads its row g cycles after the row
+        # counter (the row select hops right like the activations), so no select net spans the array
+        S = cfg.act_stages if cfg.out_fifo else 0
+        en = Const(1) if cfg.out_fifo else ~o.valid | o.ready
         mask = Signal(cfg.row_width + 1)
         m.d.comb += mask.eq((Const(1, 1) << bank_split) - 1)
-        words = [Cat(*res[r]) for r in range(R)]
-        if self.style == "ccu2":  # the row mux on carry chains, with a one-hot row register
-            onehot = Signal(R, init=1)
-            chains, row_sel = onehot_mux("drain", words, onehot)
-            for ch in chains:
-                ch.emit(m, self.cells)
-        else:
-            row_sel = Cat(*words).word_select(i, C * cfg.acc_width)  # (Yosys: ~29-37 LUT4 per bit at R=32)
-        rd_valid = Signal()
-        rd_p = Signal(C * cfg.acc_width)
-        rd_row = Signal(cfg.row_width)
-        rd_gfirst = Signal()
-        rd_glast = Signal()
-        rd_cb = Signal(cfg.chan_block_width)
-        rd_bits = Signal(cfg.acc_width)
-        with m.If(en):
-            m.d.sync += rd_valid.eq(draining)
-            with m.If(draining):
-                m.d.sync += [
-                    rd_p.eq(row_sel),
-                    rd_row.eq(i),
-                    rd_gfirst.eq((i & mask) == 0),
-                    rd_glast.eq((((i + 1) & mask) == 0) | (i == R - 1)),
-                    rd_cb.eq(bank_cb),
-                    rd_bits.eq(bank_bits),  # (the bank may take the next reduction's count now)
-                    i.eq(i + 1),
-                ]
-                if self.style == "ccu2":
-                    m.d.sync += onehot.eq(onehot.rotate_left(1))  # stays 1 << i
+        read = Signal()  # a row is read this cycle
+        glast = Signal()  # row i is the last of its split group
+        m.d.comb += [read.eq(en & draining & self.room),
+                     glast.eq((((i + 1) & mask) == 0) | (i == R - 1)),
+                     self.taken.eq(read & glast)]
+        onehot = Signal(R, init=1) if self.style == "ccu2" else None  # the row select, stays 1 << i
+        tag_l = data.StructLayout({"valid": 1, "row": cfg.row_width, "gfirst": 1, "glast": 1,
+                                   "cb": cfg.chan_block_width, "bits": cfg.acc_width})
+        tags = Signal(tag_l, name="rd_tags")  # what a read needs besides the row: one cycle after it
+        with m.If(en):  # the tags load every enabled cycle (no `draining` in their enable); valid tags them
+            m.d.sync += [
+                tags.valid.eq(read), tags.row.eq(i), tags.gfirst.eq((i & mask) == 0), tags.glast.eq(glast),
+                tags.cb.eq(bank_cb),
+                tags.bits.eq(bank_bits),  # (the bank may take the next reduction's count after the last read)
+            ]
+            with m.If(read):
+                m.d.sync += i.eq(i + 1)
+                if onehot is not None:
+                    m.d.sync += onehot.eq(onehot.rotate_left(1))
                 with m.If(i == R - 1):
                     m.d.sync += [i.eq(0), draining.eq(0), busy.eq(0)]
 
-        # -- group sum (split reduction) into the drain stream's payload registers --------------
-        with m.If(en):
-            m.d.sync += o.valid.eq(rd_valid & rd_glast)
-            with m.If(rd_valid):
-                for c in range(C):
-                    part = rd_p[c * cfg.acc_width:(c + 1) * cfg.acc_width]
+        # -- per column group g: row mux, row register, group sum (split reduction); all g cycles
+        # late in a systolic drain, then S - g registers so the drain beat leaves aligned -------------
+        groups = [range(g * cfg.act_hop, min((g + 1) * cfg.act_hop, C)) for g in range(S + 1)] if S else [range(C)]
+        for g, cols in enumerate(groups):
+            words = [Cat(*(res[r][c] for c in cols)) for r in range(R)]
+            if onehot is not None:  # the row mux on carry chains, selected by the one-hot row register
+                chains, row_sel = onehot_mux(f"drain_g{g}" if S else "drain", words, _delay(m, onehot, g, f"sel_g{g}"))
+                for ch in chains:
+                    ch.emit(m, self.cells)
+            else:  # (Yosys: ~29-37 LUT4 per bit at R=32)
+                row_sel = Cat(*words).word_select(_delay(m, i, g, f"sel_g{g}"), len(cols) * cfg.acc_width)
+            got = Signal(len(row_sel), name=f"rd_p_g{g}", reset_less=True)
+            with m.If(en):
+                m.d.sync += got.eq(row_sel)
+            tg = data.View(tag_l, _delay(m, tags.as_value(), g, f"rd_tags_g{g}", False))
+            for j, c in enumerate(cols):
+                part = got[j * cfg.acc_width:(j + 1) * cfg.acc_width]
+                acc = Signal(cfg.acc_width, name=f"gsum{c}", reset_less=True) if S else o.payload.p[c]
+                with m.If(en & tg.valid):
                     if self.style == "ccu2":  # P = bits - M, then the group sum, on one carry chain
-                        m.d.sync += o.payload.p[c].eq(_group_sum_chain(m, f"gsum{c}", rd_bits, part,
-                                                                       o.payload.p[c], ~rd_gfirst, self.cells))
-                        continue
-                    if mism:
-                        part = (rd_bits - part)[:cfg.acc_width]
-                    m.d.sync += o.payload.p[c].eq(Mux(rd_gfirst, 0, o.payload.p[c]) + part)
-                m.d.sync += [o.payload.last_row.eq(rd_row == R - 1), o.payload.chan_block.eq(rd_cb)]
-                with m.If(rd_gfirst):
-                    m.d.sync += o.payload.row.eq(rd_row)
+                        m.d.sync += acc.eq(_group_sum_chain(m, f"gsum{c}", tg.bits, part, acc, ~tg.gfirst, self.cells))
+                    else:
+                        if mism:
+                            part = (tg.bits - part)[:cfg.acc_width]
+                        m.d.sync += acc.eq(Mux(tg.gfirst, 0, acc) + part)
+                if S:
+                    m.d.comb += o.payload.p[c].eq(_delay(m, acc, S - g, f"gsum{c}"))
+        # -- the drain beat's valid and metadata: S + 2 cycles after the read of its group's last row
+        ts = data.View(tag_l, _delay(m, tags.as_value(), S, "rd_tags_s", False))
+        meta = [o.valid, o.payload.last_row, o.payload.chan_block, o.payload.row]
+        if S:
+            meta = [Signal(len(v), name=f"drain_{n}") for v, n in zip(meta, ("valid", "last_row", "cb", "row"))]
+            m.d.comb += [o.valid.eq(meta[0]), o.payload.last_row.eq(meta[1]), o.payload.chan_block.eq(meta[2]),
+                         o.payload.row.eq(meta[3])]
+        with m.If(en):
+            m.d.sync += meta[0].eq(ts.valid & ts.glast)
+            with m.If(ts.valid):
+                m.d.sync += [meta[1].eq(ts.row == R - 1), meta[2].eq(ts.cb)]
+                with m.If(ts.gfirst):
+                    m.d.sync += meta[3].eq(ts.row)
         return m

@@ -38,7 +38,11 @@ PARAM_RANGES = {
     "overlap": (0, 1, ("1: a result register per PE, results drain while the next reduction accumulates; "
                       "0: drain from the accumulators, the next `first` beat waits (fewer flip-flops)")),
     "channels": ("cols", 4096, "output channels whose thresholds the core stores (multiple of cols)"),
+    "out_fifo": (0, 64, ("0: out.ready stalls the drain and threshold pipeline (one clock enable on their "
+                        "flip-flops); 3..64: they never stall, the drain reads a row only while an out_fifo-deep "
+                        "output FIFO has room for every beat in flight (credits; 8 + act stages keep one beat per cycle)")),
 }
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +60,7 @@ class AccelConfig:
     pipeline: int = 1
     overlap: int = 1
     channels: int | None = None  # None -> cols
+    out_fifo: int = 0
 
     def __post_init__(self):
         if self.channels is None:
@@ -71,6 +76,8 @@ class AccelConfig:
             object.__setattr__(self, name, int(value))
         if self.rows % self.weight_rows:
             raise ConfigError(f"weight_rows must divide rows ({self.rows}), not {self.weight_rows!r}")
+        if self.out_fifo in (1, 2):  # SyncFIFOBuffered(depth=2) can refuse a write while it holds one beat
+            raise ConfigError(f"out_fifo must be 0 or an integer in 3..64, not {self.out_fifo!r}")
         if self.channels % self.cols:
             raise ConfigError(f"channels must be a multiple of cols ({self.cols}), not {self.channels!r}")
 
@@ -140,9 +147,16 @@ class AccelConfig:
         """Cycles from the `last` handshake to the first out beat being valid (out.ready held high).
 
         fill, then 5 registers: row read, group sum (the array's drain beat), threshold-memory read,
-        compare, count (the out beat).
+        compare, count (the out beat); with out_fifo, act_stages more (the systolic drain: column group
+        g reads its row g cycles late, the others wait for the last group) and 2 for the FIFO (write,
+        output register).
         """
-        return self.fill_latency() + 5
+        return self.fill_latency() + 5 + (self.act_stages + 2 if self.out_fifo else 0)
+
+    def credit_round_trip(self) -> int:
+        """Cycles a drain beat holds its credit (out_fifo): from its row read to the out handshake
+        (out_latency - fill) and one to return the credit; out_fifo >= this keeps one beat per cycle."""
+        return 8 + self.act_stages
 
     def drain_cycles(self) -> int:
         """The drain reads one PE row per cycle; a group of 2**split rows gives one out beat."""

@@ -6,8 +6,9 @@ connects them, so its ports are exactly the contract that gen/ writes into confi
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .array import XnorArray
@@ -19,7 +20,12 @@ __all__ = ["XnorCore"]
 
 
 class XnorCore(wiring.Component):
-    """beat (in) -> PE array -> threshold unit -> out; thr (in) writes the threshold memory."""
+    """beat (in) -> PE array -> threshold unit [-> out_fifo FIFO] -> out; thr (in) writes the threshold memory.
+
+    out_fifo = 0: out.ready is the stall enable of the drain and threshold pipeline. out_fifo = N:
+    that pipeline never stalls (no enable from an output port on its ~3*C*acc_width flip-flops) and
+    credits keep the N-deep FIFO from overflowing.
+    """
 
     def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline", cells: str = "generic"):
         """cells: "ecp5" makes the ccu2 PE out of CCU2C primitives (synthesis for ECP5 only)."""
@@ -37,5 +43,19 @@ class XnorCore(wiring.Component):
         wiring.connect(m, wiring.flipped(self.beat), array.beat)
         wiring.connect(m, wiring.flipped(self.thr), tu.thr)
         wiring.connect(m, array.drain, tu.inp)
-        wiring.connect(m, tu.out, wiring.flipped(self.out))
+        if not self.cfg.out_fifo:
+            wiring.connect(m, tu.out, wiring.flipped(self.out))
+            return m
+        # credit flow: tu.out.ready is 1, so the drain and threshold enables fold away; the drain reads
+        # a row only while the FIFO has room for every beat in flight (`count` < depth)
+        depth = self.cfg.out_fifo
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=len(tu.out.payload.as_value()), depth=depth)
+        count = Signal(range(depth + 1))  # beats taken by the drain and not yet handed out
+        m.d.comb += [
+            tu.out.ready.eq(1),
+            fifo.w_en.eq(tu.out.valid), fifo.w_data.eq(tu.out.payload),
+            self.out.valid.eq(fifo.r_rdy), self.out.payload.eq(fifo.r_data), fifo.r_en.eq(self.out.ready),
+            array.room.eq(count < depth),
+        ]
+        m.d.sync += count.eq(count + array.taken - (self.out.valid & self.out.ready))
         return m

