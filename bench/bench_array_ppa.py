@@ -30,10 +30,11 @@ from fpga.netlist import open_chain_ends
 POINTS = {
     # ECP5: the CCU2C-mapped PE (hdl/carry.py) at K=31 (a 32nd bit costs 6 more slots: 43 + 10 -> 49 + 10);
     # activations re-registered every 4 columns (the 85F's flip-flops run out otherwise), 10-bit
-    # accumulators (fan-in 1023 covers Fashion-MNIST's 784), a register halfway down the tree
+    # accumulators (fan-in 1023 covers Fashion-MNIST's 784), a register halfway down the tree, and
+    # the credit flow (no out.ready enable, systolic drain) into a FIFO of credit_round_trip() = 15 + 1
     "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 31, "target_mhz": 150.0,
              "gen": {"max_fanin": 1023, "overlap": 1, "popcount": "ccu2", "weight_hop": 4, "act_hop": 4,
-                     "pipeline": 2}},
+                     "pipeline": 2, "out_fifo": 16}},
     "ice40": {"device": "ice40-up5k", "rows": 8, "cols": 8, "k": 8, "target_mhz": 48.0,
               "gen": {"max_fanin": 255, "overlap": 0, "popcount": "chain", "weight_hop": 4}},
 }
