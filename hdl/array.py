@@ -256,7 +256,7 @@ class XnorArray(wiring.Component):
         # -- the drain beat's valid and metadata: S + 2 cycles after the read of its group's last row
         ts = data.View(tag_l, _delay(m, tags.as_value(), S, "rd_tags_s", False))
         meta = [o.valid, o.payload.last_row, o.payload.chan_block, o.payload.row]
-        if S:
+        if S:  # (o.payload.p is driven comb from the de-skew registers, so its other fields must be too)
             meta = [Signal(len(v), name=f"drain_{n}") for v, n in zip(meta, ("valid", "last_row", "cb", "row"))]
             m.d.comb += [o.valid.eq(meta[0]), o.payload.last_row.eq(meta[1]), o.payload.chan_block.eq(meta[2]),
                          o.payload.row.eq(meta[3])]

@@ -44,7 +44,6 @@ PARAM_RANGES = {
 }
 
 
-
 @dataclasses.dataclass(frozen=True)
 class AccelConfig:
     """Parameters of one generated XnorCore (see docs/design.md for the meaning of each)."""
@@ -146,17 +145,21 @@ class AccelConfig:
     def out_latency(self) -> int:
         """Cycles from the `last` handshake to the first out beat being valid (out.ready held high).
 
-        fill, then 5 registers: row read, group sum (the array's drain beat), threshold-memory read,
-        compare, count (the out beat); with out_fifo, act_stages more (the systolic drain: column group
-        g reads its row g cycles late, the others wait for the last group) and 2 for the FIFO (write,
-        output register).
+        fill, then the drain (`_drain_latency`).
         """
-        return self.fill_latency() + 5 + (self.act_stages + 2 if self.out_fifo else 0)
+        return self.fill_latency() + self._drain_latency(bool(self.out_fifo))
+
+    def _drain_latency(self, credit: bool) -> int:
+        """Registers from a row read to its out beat: row read, group sum (the array's drain beat),
+        threshold-memory read, compare, count (the out beat); in the credit flow act_stages more (the
+        systolic drain: column group g reads its row g cycles late, the others wait for the last
+        group) and 2 for the FIFO (write, output register)."""
+        return 5 + (self.act_stages + 2 if credit else 0)
 
     def credit_round_trip(self) -> int:
         """Cycles a drain beat holds its credit (out_fifo): from its row read to the out handshake
-        (out_latency - fill) and one to return the credit; out_fifo >= this keeps one beat per cycle."""
-        return 8 + self.act_stages
+        and one to return the credit; out_fifo >= this keeps one beat per cycle."""
+        return self._drain_latency(True) + 1
 
     def drain_cycles(self) -> int:
         """The drain reads one PE row per cycle; a group of 2**split rows gives one out beat."""
