@@ -155,6 +155,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, help="override R of the point(s)")
     ap.add_argument("--cols", type=int, help="override C of the point(s)")
     ap.add_argument("--out-fifo", type=int, help="credit flow into an output FIFO of this depth (0: stall enable)")
+    ap.add_argument("--drain-hop", type=int, help="credit flow: PE rows per drain register down a column (0: off)")
     ap.add_argument("--popcount")
     ap.add_argument("--max-fanin", type=int)
     ap.add_argument("--weight-hop", type=int)
@@ -179,7 +180,8 @@ def main(argv=None) -> int:
     for fam in ([args.only] if args.only else ["ice40", "ecp5"]):
         r = run_point(fam, args.k, {"popcount": args.popcount, "max_fanin": args.max_fanin,
                                     "weight_hop": args.weight_hop, "act_hop": args.act_hop, "overlap": args.overlap,
-                                    "pipeline": args.pipeline, "out_fifo": args.out_fifo}, args.flow, args.placer,
+                                    "pipeline": args.pipeline, "out_fifo": args.out_fifo,
+                                    "drain_hop": args.drain_hop}, args.flow, args.placer,
                      args.router, not args.no_route, (args.rows, args.cols))
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"

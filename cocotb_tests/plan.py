@@ -31,6 +31,9 @@ CONFIGS = {
     "16x16_k8": "--rows 16 --cols 16 --k 8 --max-fanin 256 --weight-hop 4",
     # the ECP5 PE (CCU2C instances, simulated with the model gen writes beside the core)
     "3x8_k32_ccu2": "--rows 3 --cols 8 --k 32 --max-fanin 300 --act-hop 3 --pipeline 2 --popcount ccu2",
+    # the row-systolic drain on CCU2C chains (row blocks of 3, the last truncated), overlap 0
+    "7x3_k7_drain3_ccu2": ("--rows 7 --cols 3 --k 7 --max-fanin 70 --weight-hop 2 --overlap 0 --out-fifo 16 "
+                           "--drain-hop 3 --popcount ccu2"),
 }
 # test groups (regexes over cocotb test names); coverage_summary closes every group
 GROUPS = {

@@ -11,7 +11,8 @@ import pytest
 from cocotb_tests.build import get_build, run_cocotb
 from cocotb_tests.plan import CONFIGS, GROUPS, make_plan, save_plan
 
-SMALL = ("1x1_k1", "2x3_k7", "2x3_k7_fifo3", "2x2_k7_n3", "8x2_k7_w8", "3x2_k32_w3", "1x8_k7_c24", "3x8_k32_ccu2")
+SMALL = ("1x1_k1", "2x3_k7", "2x3_k7_fifo3", "2x2_k7_n3", "8x2_k7_w8", "3x2_k32_w3", "1x8_k7_c24", "3x8_k32_ccu2",
+         "7x3_k7_drain3_ccu2")
 # the 16x16 build is the longest: its tests go first so xdist overlaps it with the small ones
 PLAN = [
     ("16x16_k8", "directed"),

@@ -143,6 +143,7 @@ def config_dict(cfg: AccelConfig, style: str = "pair") -> dict:
             "acc_width": cfg.acc_width, "thr_width": cfg.thr_width, "y_width": cfg.y_width,
             "split_width": cfg.split_width, "chan_block_width": cfg.chan_block_width,
             "row_width": cfg.row_width, "blocks": cfg.blocks, "weight_stages": cfg.weight_stages,
+            "act_stages": cfg.act_stages, "drain_stages": cfg.drain_stages,
             "binary_ops_per_cycle": 2 * cfg.rows * cfg.cols * cfg.k,
         },
         "latency": {

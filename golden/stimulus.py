@@ -212,6 +212,17 @@ def cases() -> list[Case]:
                     seed=26, split=1, idle=0.1, backpressure=0.5),
         random_case("r8c2k7_fifo5_burst", _params(8, 2, 7, max_fanin=70, out_fifo=5, overlap=0), n_red=5,
                     beats=1, seed=27, idle=0.0, backpressure=0.3),
+        # drain_hop: the row-systolic drain (a truncated last row block, hop 1, overlap 0, split groups
+        # across row blocks, fewer credits than the round trip)
+        random_case("r8c5k7_fifo8_drain2_split1", _params(8, 5, 7, max_fanin=140, weight_rows=2, act_hop=2,
+                                                          weight_hop=2, out_fifo=8, drain_hop=2), n_red=3,
+                    seed=28, split=1, idle=0.1, backpressure=0.5),
+        random_case("r7c3k7_fifo16_drain3_nooverlap", _params(7, 3, 7, max_fanin=70, weight_hop=2, overlap=0,
+                                                              out_fifo=16, drain_hop=3), n_red=5,
+                    beats=1, seed=29, idle=0.0, backpressure=0.3),
+        random_case("r3c2k32_fifo4_drain1_split2", _params(3, 2, 32, max_fanin=256, weight_rows=3, weight_hop=1,
+                                                           out_fifo=4, drain_hop=1), n_red=2, seed=30,
+                    split=2, backpressure=0.6),
         _ties_case("r2c3k7_ties_pos", _params(2, 3, 7, max_fanin=70), 12, 1),
         _ties_case("r3c2k32_ties_neg", _params(3, 2, 32, max_fanin=256), 13, 0),
         _ties_case("r2c2k7_ties_multi", _params(2, 2, 7, max_fanin=70, n_thresholds=3), 14, 1),

@@ -11,6 +11,9 @@ Timing: a beat accepted in cycle t is seen by PE(r, c) in cycle t + 1 + r // wei
 
 from __future__ import annotations
 
+import functools
+import operator
+
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -98,6 +101,8 @@ class XnorArray(wiring.Component):
     Drain: once every PE of a reduction has captured (config.fill_latency() cycles after the
     `last` handshake), row i is read in cycle order i = 0..R-1; rows of one split group
     (2**split consecutive rows, the last group truncated at R) are summed and leave as one beat.
+    In the credit flow PE(r, c) is read (c // act_hop) [+ r // drain_hop] cycles after the row
+    counter passes r: the same skew its capture had, since drain_hop >= weight_hop.
     """
 
     def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline", cells: str = "generic"):
@@ -201,6 +206,9 @@ class XnorArray(wiring.Component):
         # the drain is systolic: column group g = c // act_hop reads its row g cycles after the row
         # counter (the row select hops right like the activations), so no select net spans the array
         S = cfg.act_stages if cfg.out_fifo else 0
+        # drain_hop (credit flow): row r is also read r // drain_hop cycles late, and an OR chain with a
+        # register per row block carries the selected row down its column (no row mux spans it)
+        D, Sd = cfg.drain_hop, cfg.drain_stages
         en = Const(1) if cfg.out_fifo else ~o.valid | o.ready
         mask = Signal(cfg.row_width + 1)
         m.d.comb += mask.eq((Const(1, 1) << bank_split) - 1)
@@ -209,7 +217,7 @@ class XnorArray(wiring.Component):
         m.d.comb += [read.eq(en & draining & self.room),
                      glast.eq((((i + 1) & mask) == 0) | (i == R - 1)),
                      self.taken.eq(read & glast)]
-        onehot = Signal(R, init=1) if self.style == "ccu2" else None  # the row select, stays 1 << i
+        onehot = Signal(R, init=1) if self.style == "ccu2" or D else None  # the row select, stays 1 << i
         tag_l = data.StructLayout({"valid": 1, "row": cfg.row_width, "gfirst": 1, "glast": 1,
                                    "cb": cfg.chan_block_width, "bits": cfg.acc_width})
         tags = Signal(tag_l, name="rd_tags")  # what a read needs besides the row: one cycle after it
@@ -231,7 +239,25 @@ class XnorArray(wiring.Component):
         groups = [range(g * cfg.act_hop, min((g + 1) * cfg.act_hop, C)) for g in range(S + 1)] if S else [range(C)]
         for g, cols in enumerate(groups):
             words = [Cat(*(res[r][c] for c in cols)) for r in range(R)]
-            if onehot is not None:  # the row mux on carry chains, selected by the one-hot row register
+            if D:  # row block b ORs its rows (select g + b cycles late) into the block above's register
+                sel, row_sel = _delay(m, onehot, g, f"sel_g{g}"), None
+                for b in range(Sd + 1):
+                    rows = range(b * D, min((b + 1) * D, R))
+                    sel_b = _delay(m, sel[rows.start:rows.stop], b, f"sel_g{g}_b{b}")
+                    if row_sel is not None:
+                        above = Signal(len(row_sel), name=f"drain_g{g}_b{b}_in", reset_less=True)
+                        m.d.sync += above.eq(row_sel)
+                        row_sel = above
+                    if self.style == "ccu2":  # (the block above enters as each bit's carry-in: free)
+                        # (one chain per column: fewer chain ends than 4 bits per chain, 17 CCU2C at 4 rows)
+                        chains, row_sel = onehot_mux(f"drain_g{g}_b{b}", [words[r] for r in rows], sel_b,
+                                                     bits_per_chain=cfg.acc_width, cin=row_sel)
+                        for ch in chains:
+                            ch.emit(m, self.cells)
+                    else:
+                        terms = [words[r] & sel_b[j].replicate(len(words[r])) for j, r in enumerate(rows)]
+                        row_sel = functools.reduce(operator.or_, terms if row_sel is None else [row_sel, *terms])
+            elif onehot is not None:  # the row mux on carry chains, selected by the one-hot row register
                 chains, row_sel = onehot_mux(f"drain_g{g}" if S else "drain", words, _delay(m, onehot, g, f"sel_g{g}"))
                 for ch in chains:
                     ch.emit(m, self.cells)
@@ -240,7 +266,7 @@ class XnorArray(wiring.Component):
             got = Signal(len(row_sel), name=f"rd_p_g{g}", reset_less=True)
             with m.If(en):
                 m.d.sync += got.eq(row_sel)
-            tg = data.View(tag_l, _delay(m, tags.as_value(), g, f"rd_tags_g{g}", False))
+            tg = data.View(tag_l, _delay(m, tags.as_value(), g + Sd, f"rd_tags_g{g}", False))
             for j, c in enumerate(cols):
                 part = got[j * cfg.acc_width:(j + 1) * cfg.acc_width]
                 acc = Signal(cfg.acc_width, name=f"gsum{c}", reset_less=True) if S else o.payload.p[c]
@@ -253,8 +279,8 @@ class XnorArray(wiring.Component):
                         m.d.sync += acc.eq(Mux(tg.gfirst, 0, acc) + part)
                 if S:
                     m.d.comb += o.payload.p[c].eq(_delay(m, acc, S - g, f"gsum{c}"))
-        # -- the drain beat's valid and metadata: S + 2 cycles after the read of its group's last row
-        ts = data.View(tag_l, _delay(m, tags.as_value(), S, "rd_tags_s", False))
+        # -- the drain beat's valid and metadata: S + Sd + 2 cycles after the read of its group's last row
+        ts = data.View(tag_l, _delay(m, tags.as_value(), S + Sd, "rd_tags_s", False))
         meta = [o.valid, o.payload.last_row, o.payload.chan_block, o.payload.row]
         if S:  # (o.payload.p is driven comb from the de-skew registers, so its other fields must be too)
             meta = [Signal(len(v), name=f"drain_{n}") for v, n in zip(meta, ("valid", "last_row", "cb", "row"))]

@@ -378,9 +378,12 @@ def compare_chain(name: str, p: Value, thresholds: list[Value], pol: Value) -> t
     return chain, [r[0][1] for r in outs]
 
 
-def onehot_mux(name: str, words: list[Value], onehot: Value, bits_per_chain: int = 4) -> tuple[list[Chain], Value]:
-    """words[i] where onehot = 1 << i, as carry-chain ORs: two words per slot, a slot per result bit
-    more to take the carry out (32 words: 17 slots per bit against about 29 LUT4 from Yosys).
+def onehot_mux(name: str, words: list[Value], onehot: Value, bits_per_chain: int = 4,
+               cin: Value | None = None) -> tuple[list[Chain], Value]:
+    """words[i] where onehot = 1 << i (or 0 where onehot is 0), ORed with cin if given, as
+    carry-chain ORs: two words per slot, a slot per result bit more to take the carry out (32 words:
+    17 slots per bit against about 29 LUT4 from Yosys). cin enters as that slot's injected carry-in,
+    so it is free: the row-systolic drain chains its row blocks through it.
 
     bits_per_chain result bits share one chain (its ripple is a timing path: 4 x 17 slots).
     """
@@ -391,7 +394,9 @@ def onehot_mux(name: str, words: list[Value], onehot: Value, bits_per_chain: int
         if b % bits_per_chain == 0:
             chains.append(Chain(f"{name}_{b}"))
         chain = chains[-1]
-        if chain.slots:
+        if cin is not None:
+            chain.boundary_item(("bit", cin[b]))  # (previous bit out,) carry-in = cin[b]
+        elif chain.slots:
             chain.boundary_item(None)  # previous bit out, carry back to 0
         for j in range(0, len(words), 2):
             two = j + 1 < len(words)

@@ -40,7 +40,9 @@ PARAM_RANGES = {
     "channels": ("cols", 4096, "output channels whose thresholds the core stores (multiple of cols)"),
     "out_fifo": (0, 64, ("0: out.ready stalls the drain and threshold pipeline (one clock enable on their "
                         "flip-flops); 3..64: they never stall, the drain reads a row only while an out_fifo-deep "
-                        "output FIFO has room for every beat in flight (credits; 8 + act stages keep one beat per cycle)")),
+                        "output FIFO has room for every beat in flight (credits; 8 + act + drain stages keep one beat per cycle)")),
+    "drain_hop": (0, 64, ("credit flow only: PE rows per drain register down a column (row r is read r // hop "
+                         "cycles late, an OR chain carries the row down; >= weight_hop); 0: one R:1 row mux per column")),
 }
 
 
@@ -60,6 +62,7 @@ class AccelConfig:
     overlap: int = 1
     channels: int | None = None  # None -> cols
     out_fifo: int = 0
+    drain_hop: int = 0
 
     def __post_init__(self):
         if self.channels is None:
@@ -77,6 +80,12 @@ class AccelConfig:
             raise ConfigError(f"weight_rows must divide rows ({self.rows}), not {self.weight_rows!r}")
         if self.out_fifo in (1, 2):  # SyncFIFOBuffered(depth=2) can refuse a write while it holds one beat
             raise ConfigError(f"out_fifo must be 0 or an integer in 3..64, not {self.out_fifo!r}")
+        # a row read r // drain_hop cycles late is safe only while PE row r captures as late or later
+        if self.drain_hop and not self.out_fifo:
+            raise ConfigError(f"drain_hop must be 0 when out_fifo is 0 (the stall flow), not {self.drain_hop!r}")
+        if 0 < self.drain_hop < self.weight_hop:
+            raise ConfigError(f"drain_hop must be 0 or an integer in weight_hop ({self.weight_hop})..64, "
+                              f"not {self.drain_hop!r}")
         if self.channels % self.cols:
             raise ConfigError(f"channels must be a multiple of cols ({self.cols}), not {self.channels!r}")
 
@@ -128,6 +137,11 @@ class AccelConfig:
         """Pipeline registers an activation word passes along a row (column c sees c // act_hop)."""
         return (self.cols - 1) // self.act_hop
 
+    @property
+    def drain_stages(self) -> int:
+        """Registers a drained row passes down its column's OR chain (row r is read r // drain_hop late)."""
+        return (self.rows - 1) // self.drain_hop if self.drain_hop else 0
+
     def params(self) -> dict:
         """Plain-int parameters (what golden/reference.py and config.json use)."""
         return dataclasses.asdict(self)
@@ -153,8 +167,9 @@ class AccelConfig:
         """Registers from a row read to its out beat: row read, group sum (the array's drain beat),
         threshold-memory read, compare, count (the out beat); in the credit flow act_stages more (the
         systolic drain: column group g reads its row g cycles late, the others wait for the last
-        group) and 2 for the FIFO (write, output register)."""
-        return 5 + (self.act_stages + 2 if credit else 0)
+        group), drain_stages more (the row blocks' OR chain down each column) and 2 for the FIFO
+        (write, output register)."""
+        return 5 + (self.act_stages + self.drain_stages + 2 if credit else 0)
 
     def credit_round_trip(self) -> int:
         """Cycles a drain beat holds its credit (out_fifo): from its row read to the out handshake

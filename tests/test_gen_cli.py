@@ -41,6 +41,10 @@ BAD = [
     (["--overlap", "2"], r"error: overlap must be an integer in 0\.\.1, not 2"),
     (["--out-fifo", "65"], r"error: out_fifo must be an integer in 0\.\.64, not 65"),
     (["--out-fifo", "2"], r"error: out_fifo must be 0 or an integer in 3\.\.64, not 2"),
+    (["--drain-hop", "4"], r"error: drain_hop must be 0 when out_fifo is 0 \(the stall flow\), not 4"),
+    (["--out-fifo", "8", "--weight-hop", "4", "--drain-hop", "3"],
+     r"error: drain_hop must be 0 or an integer in weight_hop \(4\)\.\.64, not 3"),
+    (["--out-fifo", "8", "--drain-hop", "65"], r"error: drain_hop must be an integer in 0\.\.64, not 65"),
 ]
 
 

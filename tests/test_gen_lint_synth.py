@@ -19,6 +19,8 @@ CONFIGS = {
     "4x3k64_fc_nooverlap": ["--rows", "4", "--cols", "3", "--k", "64", "--weight-rows", "4", "--overlap", "0",
                             "--popcount", "chain"],
     "5x2k7_fifo8": ["--rows", "5", "--cols", "2", "--k", "7", "--out-fifo", "8"],  # the credit FIFO
+    "7x2k7_drain2": ["--rows", "7", "--cols", "2", "--k", "7", "--weight-hop", "2", "--out-fifo", "12",
+                     "--drain-hop", "2"],  # the row-systolic drain
 }
 
 
@@ -53,7 +55,7 @@ def test_waiver_file_is_small_and_scoped():
 
 
 @pytest.mark.parametrize("family", ["ecp5", "ice40"])
-@pytest.mark.parametrize("name", ["3x2k7_n3_blocks", "5x2k7_fifo8"])
+@pytest.mark.parametrize("name", ["3x2k7_n3_blocks", "5x2k7_fifo8", "7x2k7_drain2"])
 def test_yosys_synth_check_assert(tmp_path, family, name):
     v = _gen(tmp_path, CONFIGS[name])
     script = (f"read_verilog {v.name}; synth_{family} -top xnorgen_core; check -assert; "

@@ -44,7 +44,11 @@ def test_latency_matches_config(style):
                    {"rows": 3, "cols": 7, "k": 7, "max_fanin": 70, "act_hop": 3},
                    {"rows": 8, "cols": 3, "k": 7, "max_fanin": 70, "out_fifo": 8},  # 8 beats, 8 credits
                    {"rows": 8, "cols": 7, "k": 7, "max_fanin": 70, "act_hop": 2, "out_fifo": 11},  # (11)
-                   {"rows": 2, "cols": 2, "k": 7, "max_fanin": 70, "out_fifo": 3}):
+                   {"rows": 2, "cols": 2, "k": 7, "max_fanin": 70, "out_fifo": 3},
+                   {"rows": 9, "cols": 3, "k": 7, "max_fanin": 70, "weight_hop": 2, "out_fifo": 14,
+                    "drain_hop": 2},  # row blocks 0..4 (the last truncated), round trip 14
+                   {"rows": 8, "cols": 7, "k": 7, "max_fanin": 70, "weight_hop": 1, "act_hop": 2, "out_fifo": 20,
+                    "drain_hop": 3}):
         p = {"weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, **params}
         p.setdefault("channels", p["cols"])
         case = random_case("lat", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)
@@ -56,14 +60,16 @@ def test_latency_matches_config(style):
         assert out.cycles[-1] - out.cycles[0] == cfg.drain_cycles() - 1
 
 
-@pytest.mark.parametrize("act_hop", [1, 2])
-def test_credits_below_round_trip_slow_the_drain(act_hop):
-    """out_fifo = credit_round_trip() - 1 cannot keep one beat per cycle (so the round trip is exact)."""
+@pytest.mark.parametrize("act_hop,drain_hop", [(1, 0), (2, 0), (2, 4)])
+@pytest.mark.parametrize("spare", [-1, 0])
+def test_credits_round_trip_is_exact(act_hop, drain_hop, spare):
+    """out_fifo = credit_round_trip() keeps one beat per cycle; one credit fewer cannot."""
     from golden.stimulus import random_case
     p = {"rows": 24, "cols": 7, "k": 7, "max_fanin": 70, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1,
-         "channels": 7, "act_hop": act_hop}
-    p["out_fifo"] = AccelConfig(**p, out_fifo=3).credit_round_trip() - 1
+         "channels": 7, "act_hop": act_hop, "drain_hop": drain_hop}
+    p["out_fifo"] = AccelConfig(**p, out_fifo=3).credit_round_trip() + spare
     case = random_case("credits", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)
     cfg, expect, out, _beat, _ = simulate_core(case)
     assert out.items == expect
-    assert out.cycles[-1] - out.cycles[0] > cfg.drain_cycles() - 1
+    span = out.cycles[-1] - out.cycles[0]
+    assert span > cfg.drain_cycles() - 1 if spare < 0 else span == cfg.drain_cycles() - 1

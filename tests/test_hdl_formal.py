@@ -31,6 +31,7 @@ def test_broken_pe_fails_formal(style):
     ({"rows": 2, "cols": 2, "k": 2, "max_fanin": 6, "weight_hop": 1}, 20),
     ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_rows": 3, "overlap": 0}, 16),
     ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 3}, 20),  # the credit FIFO's output
+    ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_hop": 1, "out_fifo": 4, "drain_hop": 1}, 24),
 ])
 def test_core_stream_contract(params, depth):
     """BMC deep enough for a reduction, its drain under back-pressure and the next `last`."""
