@@ -249,7 +249,7 @@ class XnorArray(wiring.Component):
                         m.d.sync += above.eq(row_sel)
                         row_sel = above
                     if self.style == "ccu2":  # (the block above enters as each bit's carry-in: free)
-                        # (one chain per column: fewer chain ends than 4 bits per chain, 17 CCU2C at 4 rows)
+                        # (one chain per column: 16 CCU2C at 4 rows and acc_width 10; 4 bits per chain cost 192 more at 32x16)
                         chains, row_sel = onehot_mux(f"drain_g{g}_b{b}", [words[r] for r in rows], sel_b,
                                                      bits_per_chain=cfg.acc_width, cin=row_sel)
                         for ch in chains:

@@ -80,9 +80,9 @@ class AccelConfig:
             raise ConfigError(f"weight_rows must divide rows ({self.rows}), not {self.weight_rows!r}")
         if self.out_fifo in (1, 2):  # SyncFIFOBuffered(depth=2) can refuse a write while it holds one beat
             raise ConfigError(f"out_fifo must be 0 or an integer in 3..64, not {self.out_fifo!r}")
-        # a row read r // drain_hop cycles late is safe only while PE row r captures as late or later
         if self.drain_hop and not self.out_fifo:
             raise ConfigError(f"drain_hop must be 0 when out_fifo is 0 (the stall flow), not {self.drain_hop!r}")
+        # a row read r // drain_hop cycles late is safe only while PE row r captures as late or later
         if 0 < self.drain_hop < self.weight_hop:
             raise ConfigError(f"drain_hop must be 0 or an integer in weight_hop ({self.weight_hop})..64, "
                               f"not {self.drain_hop!r}")
