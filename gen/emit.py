@@ -14,7 +14,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
-from hdl.array import XnorRow, pe_module_name, row_module_name
+from hdl.array import HOP_REG_VERILOG, XnorRow, pe_module_name, row_module_name
 from hdl.config import PARAM_RANGES, AccelConfig
 from hdl.core import XnorCore
 from hdl.layouts import layout_fields
@@ -102,7 +102,7 @@ def verilog_text(cfg: AccelConfig, style: str = "pair", jobs: int = 2) -> str:
     else:
         texts = [_convert(p, cfg, style) for p in parts]
     head = f"// xnorgen core {json.dumps(cfg.params(), sort_keys=True)} popcount={style}\n"
-    return head + "\n".join(texts)
+    return head + "\n".join([*texts, HOP_REG_VERILOG])
 
 
 def _ports(core: XnorCore) -> list[dict]:

