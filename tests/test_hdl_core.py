@@ -73,3 +73,39 @@ def test_credits_round_trip_is_exact(act_hop, drain_hop, spare):
     assert out.items == expect
     span = out.cycles[-1] - out.cycles[0]
     assert span > cfg.drain_cycles() - 1 if spare < 0 else span == cfg.drain_cycles() - 1
+
+
+class _ReadyFrom(Sink):
+    """A sink whose ready is low before cycle `start` and high from it."""
+
+    def __init__(self, stream, start):
+        super().__init__(stream)
+        self.start, self.cycle = start, 0
+
+    def drive(self, ctx):
+        self.ready = self.cycle >= self.start
+        self.cycle += 1
+        ctx.set(self.stream.ready, int(self.ready))
+
+
+@pytest.mark.parametrize("act_hop,drain_hop", [(1, 0), (2, 4)])
+def test_returned_credit_comes_back_after_the_round_trip(act_hop, drain_hop):
+    """With the FIFO full, the pop that returns a credit lets the drain read in the next cycle:
+    beat N (N = out_fifo credits) leaves exactly credit_round_trip() cycles after beat 0."""
+    from golden.stimulus import random_case
+    p = {"rows": 24, "cols": 3, "k": 7, "max_fanin": 70, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1,
+         "channels": 3, "act_hop": act_hop, "drain_hop": drain_hop, "out_fifo": 5}
+    case = random_case("refill", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)
+    cfg = AccelConfig(**case.config)
+    assert cfg.out_fifo < cfg.credit_round_trip()  # so beat N waits for beat 0's credit
+    dut = XnorCore(cfg)
+    rng = random.Random(case.seed)
+    thr = Source(dut.thr, case.thr_beats(), rng=rng)
+    beat = Source(dut.beat, case.beats(), rng=rng, after=thr)
+    out = _ReadyFrom(dut.out, start=cfg.out_latency() + 60)  # long after the FIFO filled
+    expect = ref_core(case.config, case.thr_writes, case.reductions)
+    run(dut, [thr, beat], [out], [len(expect)], idle_tail=8)
+    assert out.items == expect
+    n = cfg.out_fifo
+    assert out.cycles[:n] == list(range(out.cycles[0], out.cycles[0] + n))
+    assert out.cycles[n] - out.cycles[0] == cfg.credit_round_trip()
