@@ -32,7 +32,8 @@ __all__ = ["HOP_REG", "HOP_REG_VERILOG", "XnorArray", "pe_module_name"]
 # flip-flop cell, and opt_merge leaves kept cells alone. (Amaranth attributes reach wires only.)
 HOP_REG = "xnorgen_hop_reg"
 HOP_REG_VERILOG = f"""\
-// Control hop register: one per row and act_hop group, kept so synthesis does not merge equal ones.
+// Control hop register (one per weight_hop row group, and per act_hop column group of each row):
+// kept, so that synthesis does not merge the equal ones of an anti-diagonal.
 module {HOP_REG} #(parameter integer WIDTH = 1) (
   input  wire clk,
   input  wire rst,
