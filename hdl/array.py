@@ -107,12 +107,11 @@ def _group_sum_chain(m: Module, name: str, bits: Value, m_part: Value, acc: Valu
 
 def _hop_reg(m: Module, sig: Value, name: str, pe_mode: str) -> Value:
     """sig registered once, with reset: a control hop (HOP_REG in generated Verilog)."""
-    q = Signal(len(sig), name=f"{name}_d1")
     if pe_mode == "inline":
-        m.d.sync += q.eq(sig)
-    else:
-        m.submodules[name] = Instance(HOP_REG, p_WIDTH=len(sig), i_clk=ClockSignal(), i_rst=ResetSignal(),
-                                      i_d=sig, o_q=q)
+        return _delay(m, sig, 1, name, False)
+    q = Signal(len(sig), name=f"{name}_d1")
+    m.submodules[name] = Instance(HOP_REG, p_WIDTH=len(sig), i_clk=ClockSignal(), i_rst=ResetSignal(),
+                                  i_d=sig, o_q=q)
     return q
 
 
@@ -249,8 +248,11 @@ class XnorArray(wiring.Component):
         # row i is the last of its split group: a register set one row ahead, so the credit loop
         # (room -> read -> taken -> the core's counter) does not go through the split mask
         glast = Signal()
+        def group_last(row, msk):  # row is the last of its split group (msk = rows per group - 1)
+            return (((row + 1) & msk) == 0) | (row == R - 1)
         with m.If(accept & pay.last):  # (the bank is empty then: i == 0, no read)
-            m.d.sync += glast.eq((Mux(pay.first, pay.split, cur_split) == 0) | (R == 1))
+            new_mask = (Const(1, 1) << Mux(pay.first, pay.split, cur_split)) - 1
+            m.d.sync += glast.eq(group_last(Const(0, cfg.row_width), new_mask))
         m.d.comb += [read.eq(en & draining & self.room),
                      self.taken.eq(read & glast)]
         onehot = Signal(R, init=1) if self.style == "ccu2" or D else None  # the row select, stays 1 << i
@@ -264,7 +266,7 @@ class XnorArray(wiring.Component):
                 tags.bits.eq(bank_bits),  # (the bank may take the next reduction's count after the last read)
             ]
             with m.If(read):
-                m.d.sync += [i.eq(i + 1), glast.eq((((i + 2) & mask) == 0) | (i + 1 == R - 1))]
+                m.d.sync += [i.eq(i + 1), glast.eq(group_last(i + 1, mask))]
                 if onehot is not None:
                     m.d.sync += onehot.eq(onehot.rotate_left(1))
                 with m.If(i == R - 1):

@@ -13,13 +13,14 @@ from tests.simdrive import Sink, Source, run
 CASES = cases()
 
 
-def simulate_core(case, style="pair"):
+def simulate_core(case, style="pair", sink=None):
+    """sink(cfg, stream): a Sink of your own on `out` instead of the case's random backpressure."""
     cfg = AccelConfig(**case.config)
     dut = XnorCore(cfg, style)
     rng = random.Random(case.seed)
     thr = Source(dut.thr, case.thr_beats(), idle=case.idle, rng=rng)
     beat = Source(dut.beat, case.beats(), idle=case.idle, rng=rng, after=thr)
-    out = Sink(dut.out, backpressure=case.backpressure, rng=rng)
+    out = sink(cfg, dut.out) if sink else Sink(dut.out, backpressure=case.backpressure, rng=rng)
     expect = ref_core(case.config, case.thr_writes, case.reductions)
     cycles = run(dut, [thr, beat], [out], [len(expect)], idle_tail=cfg.reduction_period() + 8)
     return cfg, expect, out, beat, cycles
@@ -96,15 +97,9 @@ def test_returned_credit_comes_back_after_the_round_trip(act_hop, drain_hop):
     p = {"rows": 24, "cols": 3, "k": 7, "max_fanin": 70, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1,
          "channels": 3, "act_hop": act_hop, "drain_hop": drain_hop, "out_fifo": 5}
     case = random_case("refill", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)
-    cfg = AccelConfig(**case.config)
+    cfg, expect, out, _beat, _ = simulate_core(  # ready rises long after the FIFO filled
+        case, sink=lambda cfg, stream: _ReadyFrom(stream, start=cfg.out_latency() + 60))
     assert cfg.out_fifo < cfg.credit_round_trip()  # so beat N waits for beat 0's credit
-    dut = XnorCore(cfg)
-    rng = random.Random(case.seed)
-    thr = Source(dut.thr, case.thr_beats(), rng=rng)
-    beat = Source(dut.beat, case.beats(), rng=rng, after=thr)
-    out = _ReadyFrom(dut.out, start=cfg.out_latency() + 60)  # long after the FIFO filled
-    expect = ref_core(case.config, case.thr_writes, case.reductions)
-    run(dut, [thr, beat], [out], [len(expect)], idle_tail=8)
     assert out.items == expect
     n = cfg.out_fifo
     assert out.cycles[:n] == list(range(out.cycles[0], out.cycles[0] + n))
