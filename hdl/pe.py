@@ -11,7 +11,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .carry import mismatch_tree, tree_levels
+from .carry import Chain, mismatch_tree, tree_levels
 from .config import POPCOUNT_STYLES
 
 __all__ = ["POPCOUNT_STYLES", "XnorPE", "counts_mismatches", "pe_logic", "popcount_xnor"]
@@ -84,7 +84,8 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
     max_fanin, so it never wraps. The popcount is of XNOR (P) for the generic styles and of XOR
     (mismatches M, see hdl/carry.py) for "ccu2"; `counts_mismatches(style)` says which.
     pipeline 1 registers the popcount before the accumulator (measured 96 MHz without it on
-    ECP5), pipeline 2 adds a register halfway down the popcount tree.
+    ECP5), pipeline 2 adds a register halfway down the popcount tree (and, for ccu2, gives the
+    accumulator a carry chain of its own).
     """
     # ccu2: no reset on acc (every reduction starts with `first`, the drain reads complete ones only;
     # a reset net would also have to be shared by every flip-flop of a PLC)
@@ -133,10 +134,19 @@ def _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cel
         m.d.sync += [pc_q.eq(Cat(*bits)), ctl_q.eq(ctl)]
         bits, ctl = [pc_q[i] for i in range(len(bits))], ctl_q
     valid, nfirst, vlast = ctl[0], ctl[1], ctl[2]
-    # the accumulator continues the tree's physical chain (one chain start per PE, see Chain.emit)
-    acc_chain = chains[-1]
-    acc_chain.cut()
-    acc_chain.align()
+    if pipeline >= 2:
+        # the speed point: the accumulator is a chain of its own, at one CCU2C per PE. After a cut
+        # in the tree's chain nextpnr still times the carry through it (P = 0 does not remove the
+        # arc), so the tree's second half looked as if it rippled on through the accumulator
+        # (routed 16x16: 144.8 -> 154.1 MHz).
+        acc_chain = Chain(f"{name}_a")
+        chains.append(acc_chain)
+    else:
+        # the area point: the accumulator continues the tree's physical chain after a cut (the cut
+        # doubles as its start slot); four tree levels between registers set the clock here anyway
+        acc_chain = chains[-1]
+        acc_chain.cut()
+        acc_chain.align()
     sums = [acc_chain.acc(bits[i] if i < len(bits) else Const(0, 1), acc[i], nfirst) for i in range(len(acc))]
     for c in chains:
         c.emit(m, cells)
