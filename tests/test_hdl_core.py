@@ -5,7 +5,7 @@ import random
 import pytest
 
 from golden.reference import ref_core
-from golden.stimulus import cases
+from golden.stimulus import cases, random_case
 from hdl.config import AccelConfig
 from hdl.core import XnorCore
 from tests.simdrive import Sink, Source, run
@@ -37,7 +37,6 @@ def test_core_matches_reference(case, style):
 @pytest.mark.parametrize("style", ["pair", "ccu2"])
 def test_latency_matches_config(style):
     """First out beat is valid exactly cfg.out_latency() cycles after the `last` handshake."""
-    from golden.stimulus import random_case
     for params in ({"rows": 3, "cols": 2, "k": 7, "max_fanin": 70, "weight_hop": 2},
                    {"rows": 1, "cols": 1, "k": 1, "max_fanin": 8},
                    {"rows": 8, "cols": 5, "k": 7, "max_fanin": 70, "weight_hop": 1, "pipeline": 2},
@@ -65,7 +64,6 @@ def test_latency_matches_config(style):
 @pytest.mark.parametrize("spare", [-1, 0])
 def test_credits_round_trip_is_exact(act_hop, drain_hop, spare):
     """out_fifo = credit_round_trip() keeps one beat per cycle; one credit fewer cannot."""
-    from golden.stimulus import random_case
     p = {"rows": 24, "cols": 7, "k": 7, "max_fanin": 70, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1,
          "channels": 7, "act_hop": act_hop, "drain_hop": drain_hop}
     p["out_fifo"] = AccelConfig(**p, out_fifo=3).credit_round_trip() + spare
@@ -93,7 +91,6 @@ class _ReadyFrom(Sink):
 def test_returned_credit_comes_back_after_the_round_trip(act_hop, drain_hop):
     """With the FIFO full, the pop that returns a credit lets the drain read in the next cycle:
     beat N (N = out_fifo credits) leaves exactly credit_round_trip() cycles after beat 0."""
-    from golden.stimulus import random_case
     p = {"rows": 24, "cols": 3, "k": 7, "max_fanin": 70, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1,
          "channels": 3, "act_hop": act_hop, "drain_hop": drain_hop, "out_fifo": 5}
     case = random_case("refill", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)
