@@ -73,7 +73,7 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
     lut = n.get("LUT4", 0) + 2 * n.get("CCU2C", 0)
     comb = util.get("TRELLIS_COMB", {})
     return {"lut4_equiv": lut, "carry": n.get("CCU2C", 0), "ff": n.get("TRELLIS_FF", 0), "ebr": n.get("DP16KD", 0),
-            "fmax_mhz": fmax, "ops_per_cycle_per_lut": ops / lut if lut else None,
+            "lutram": n.get("TRELLIS_DPR16X4", 0), "fmax_mhz": fmax, "ops_per_cycle_per_lut": ops / lut if lut else None,
             "packed_comb": comb.get("used"), "chain_ends_opened": opened,
             "fits": comb.get("used", 0) <= comb.get("available", 0), "synth_s": round(t1 - t0, 1),
             "pnr_s": round(t2 - t1, 1),
@@ -159,6 +159,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cols", type=int, help="override C of the point(s)")
     ap.add_argument("--out-fifo", type=int, help="credit flow into an output FIFO of this depth (0: stall enable)")
     ap.add_argument("--drain-hop", type=int, help="credit flow: PE rows per drain register down a column (0: off)")
+    ap.add_argument("--skew-mem", type=int, help="skew lines of at least this many cycles in RAM (0: flip-flops)")
+    ap.add_argument("--skew-lutram", type=int, help="1: skew_mem's RAMs in LUT RAM (0: block RAM)")
     ap.add_argument("--popcount")
     ap.add_argument("--max-fanin", type=int)
     ap.add_argument("--weight-hop", type=int)
@@ -185,7 +187,8 @@ def main(argv=None) -> int:
         r = run_point(fam, args.k, {"popcount": args.popcount, "max_fanin": args.max_fanin,
                                     "weight_hop": args.weight_hop, "act_hop": args.act_hop, "overlap": args.overlap,
                                     "pipeline": args.pipeline, "out_fifo": args.out_fifo,
-                                    "drain_hop": args.drain_hop}, args.flow, args.placer,
+                                    "drain_hop": args.drain_hop, "skew_mem": args.skew_mem,
+                                    "skew_lutram": args.skew_lutram}, args.flow, args.placer,
                      args.router, not args.no_route, (args.rows, args.cols), args.seed)
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"

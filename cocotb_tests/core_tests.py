@@ -200,6 +200,7 @@ async def shared_cases(dut, src: str, snk: str) -> None:
     """The golden.stimulus cases the amaranth.sim tests run, for this configuration, per beat."""
     d = _design()
     jobs = _jobs(SHARED_KEY)
+    assert jobs, "no golden.stimulus case has this configuration's parameters"
     tb = TB(dut, d, src, snk, seed=SEED, name=f"shared_cases/{src}/{snk}")
     await tb.start()
     for job in jobs:

@@ -12,6 +12,7 @@ import random
 
 from golden.reference import ref_array, ref_threshold, threshold_table
 from golden.stimulus import Case, ThrWrite, cases, make_reduction, max_beats
+from hdl.config import AccelConfig
 
 from .design import Design
 from .plan import KINDS
@@ -124,6 +125,10 @@ def shared_threshold_frames(d: Design, rng: random.Random, n: int, length: int |
 
 
 def shared_cases(d: Design) -> list[Job]:
-    """The cases of golden.stimulus.cases() (also run by the amaranth.sim tests) for this config."""
-    mine = tuple(sorted(params(d).items()))
-    return [to_job(d, c.thr_writes, c.reductions, c.name) for c in cases() if c.params == mine]
+    """The cases of golden.stimulus.cases() (also run by the amaranth.sim tests) for this config.
+
+    A case names only the parameters it sets; AccelConfig fills in the defaults before comparing.
+    """
+    mine = params(d)
+    return [to_job(d, c.thr_writes, c.reductions, c.name) for c in cases()
+            if AccelConfig(**c.config).params() == mine]

@@ -223,6 +223,18 @@ def cases() -> list[Case]:
         random_case("r3c2k32_fifo4_drain1_split2", _params(3, 2, 32, max_fanin=256, weight_rows=3, weight_hop=1,
                                                            out_fifo=4, drain_hop=1), n_red=2, seed=30,
                     split=2, backpressure=0.6),
+        # skew_mem: the long skew lines in RAM ring buffers. Block RAM: rows 3..7 and columns 3, 4;
+        # LUT RAM: delays 2..7 with two weight words per column, the credit flow and pipeline 2, and
+        # delays 4..7 only
+        random_case("r8c5k7_skewmem3", _params(8, 5, 7, max_fanin=70, weight_hop=1, skew_mem=3), n_red=4, seed=31,
+                    backpressure=0.5),
+        random_case("r8c5k7_skewlut2", _params(8, 5, 7, max_fanin=70, weight_hop=1, skew_mem=2, skew_lutram=1),
+                    n_red=4, seed=34, backpressure=0.5),
+        random_case("r8c8k32_w2_fifo12_skewlut4", _params(8, 8, 32, max_fanin=256, weight_rows=2, weight_hop=1,
+                                                          pipeline=2, out_fifo=12, skew_mem=4, skew_lutram=1),
+                    n_red=3, seed=32, split=1, idle=0.1),
+        # the cocotb ccu2 configuration's own case (3x8_k32_ccu2)
+        random_case("r3c8k32_ahop3_pipe2", _params(3, 8, 32, max_fanin=300, act_hop=3, pipeline=2), n_red=3, seed=33),
         _ties_case("r2c3k7_ties_pos", _params(2, 3, 7, max_fanin=70), 12, 1),
         _ties_case("r3c2k32_ties_neg", _params(3, 2, 32, max_fanin=256), 13, 0),
         _ties_case("r2c2k7_ties_multi", _params(2, 2, 7, max_fanin=70, n_thresholds=3), 14, 1),

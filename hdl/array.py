@@ -22,6 +22,8 @@ from .carry import Chain, onehot_mux
 from .config import AccelConfig
 from .layouts import beat_layout, drain_layout
 from .pe import counts_mismatches, pe_logic
+from .skew import SkewLines
+from .skew import delay as _delay
 
 __all__ = ["HOP_REG", "HOP_REG_VERILOG", "XnorArray", "pe_module_name"]
 
@@ -115,18 +117,6 @@ def _hop_reg(m: Module, sig: Value, name: str, pe_mode: str) -> Value:
     return q
 
 
-def _delay(m: Module, sig: Value, n: int, name: str, reset_less: bool = True) -> Value:
-    """sig registered n times (no enable: the grid never stalls).
-
-    Data registers are reset-less (their valid bit, which does reset, tags them).
-    """
-    for i in range(n):
-        reg = Signal(len(sig), name=f"{name}_d{i + 1}", reset_less=reset_less)
-        m.d.sync += reg.eq(sig)
-        sig = reg
-    return sig
-
-
 class XnorArray(wiring.Component):
     """The PE grid plus result bank and drain; `drain` carries one (group-summed) row per beat.
 
@@ -174,15 +164,17 @@ class XnorArray(wiring.Component):
         ctl = [in_ctl]
         for h in range(1, n_groups):
             ctl.append(_hop_reg(m, ctl[h - 1], f"ctl_g{h}", self.pe_mode))
-        acts = [_delay(m, in_act[r], r // G, f"act_r{r}") for r in range(R)]
+        skew = SkewLines(m, cfg.skew_mem, bool(cfg.skew_lutram))  # (the long lines in RAM: skew.emit below)
+        acts = [skew.delay(in_act[r], r // G, f"act_r{r}") for r in range(R)]
         wtop = [[in_wgt[j * C + c] for j in range(W)] for c in range(C)]
         wg = [[None] * C for _ in range(n_groups)]  # wg[h][c][j]: weight word j seen by group h
         for c in range(C):
-            wg[0][c] = [_delay(m, wtop[c][j], c // cfg.act_hop, f"wgt_c{c}_j{j}") for j in range(W)]
+            wg[0][c] = [skew.delay(wtop[c][j], c // cfg.act_hop, f"wgt_c{c}_j{j}") for j in range(W)]
             for h in range(1, n_groups):
                 needed = {r % W for r in range(h * G, R)}
                 wg[h][c] = [_delay(m, wg[h - 1][c][j], 1, f"wgt_g{h}_c{c}_j{j}") if j in needed else None
                             for j in range(W)]
+        skew.emit()
         # -- PE rows: one module type, R instances (activations + control hop right inside) --------
         res = []
         for r in range(R):

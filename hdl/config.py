@@ -9,9 +9,14 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
-__all__ = ["PARAM_RANGES", "POPCOUNT_STYLES", "AccelConfig", "ConfigError"]
+__all__ = ["PARAM_RANGES", "POPCOUNT_STYLES", "SKEW_MIN_DELAY", "AccelConfig", "ConfigError"]
 
 POPCOUNT_STYLES = ("pair", "chain", "tree", "ccu2")  # see hdl.pe.popcount_xnor and hdl/carry.py
+
+
+# skew_lutram -> the shortest line a RAM can hold (hdl/skew.py): a write back (1), the read
+# (0 asynchronous / 1 synchronous) and the fabric register after it (1)
+SKEW_MIN_DELAY = {0: 3, 1: 2}
 
 
 class ConfigError(ValueError):
@@ -43,6 +48,11 @@ PARAM_RANGES = {
                         "output FIFO has room for every beat in flight (credits; 8 + act + drain stages keep one beat per cycle)")),
     "drain_hop": (0, 64, ("credit flow only: PE rows per drain register down a column (row r is read r // hop "
                          "cycles late, an OR chain carries the row down; >= weight_hop); 0: one R:1 row mux per column")),
+    "skew_mem": (0, 64, ("0: the input skew lines (row r waits r // weight_hop, column c waits c // act_hop) are "
+                        "flip-flops; 3..64 (2..64 with skew_lutram): lines of at least this many cycles are RAM "
+                        "ring buffers, one per delay (one flip-flop per bit instead of one per cycle)")),
+    "skew_lutram": (0, 1, ("skew_mem's RAMs: 0 block RAM (synchronous read), 1 LUT RAM (asynchronous read; ECP5 "
+                          "TRELLIS_DPR16X4, for 150 MHz: a DP16KD's output takes 5.83 ns in nextpnr)")),
 }
 
 
@@ -63,6 +73,8 @@ class AccelConfig:
     channels: int | None = None  # None -> cols
     out_fifo: int = 0
     drain_hop: int = 0
+    skew_mem: int = 0
+    skew_lutram: int = 0
 
     def __post_init__(self):
         if self.channels is None:
@@ -80,6 +92,11 @@ class AccelConfig:
             raise ConfigError(f"weight_rows must divide rows ({self.rows}), not {self.weight_rows!r}")
         if self.out_fifo in (1, 2):  # SyncFIFOBuffered(depth=2) can refuse a write while it holds one beat
             raise ConfigError(f"out_fifo must be 0 or an integer in 3..64, not {self.out_fifo!r}")
+        shortest = SKEW_MIN_DELAY[self.skew_lutram]
+        if 0 < self.skew_mem < shortest:
+            raise ConfigError(f"skew_mem must be 0 or an integer in {shortest}..64, not {self.skew_mem!r}")
+        if self.skew_lutram and not self.skew_mem:
+            raise ConfigError(f"skew_lutram must be 0 when skew_mem is 0 (no RAM lines), not {self.skew_lutram!r}")
         if self.drain_hop and not self.out_fifo:
             raise ConfigError(f"drain_hop must be 0 when out_fifo is 0 (the stall flow), not {self.drain_hop!r}")
         # a row read r // drain_hop cycles late is safe only while PE row r captures as late or later

@@ -45,6 +45,11 @@ BAD = [
     (["--out-fifo", "8", "--weight-hop", "4", "--drain-hop", "3"],
      r"error: drain_hop must be 0 or an integer in weight_hop \(4\)\.\.64, not 3"),
     (["--out-fifo", "8", "--drain-hop", "65"], r"error: drain_hop must be an integer in 0\.\.64, not 65"),
+    (["--skew-mem", "2"], r"error: skew_mem must be 0 or an integer in 3\.\.64, not 2"),
+    (["--skew-mem", "65"], r"error: skew_mem must be an integer in 0\.\.64, not 65"),
+    (["--skew-mem", "1", "--skew-lutram", "1"], r"error: skew_mem must be 0 or an integer in 2\.\.64, not 1"),
+    (["--skew-lutram", "1"], r"error: skew_lutram must be 0 when skew_mem is 0 \(no RAM lines\), not 1"),
+    (["--skew-mem", "4", "--skew-lutram", "2"], r"error: skew_lutram must be an integer in 0\.\.1, not 2"),
 ]
 
 

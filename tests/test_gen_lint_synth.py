@@ -25,6 +25,11 @@ CONFIGS = {
     "7x2k7_drain2": ["--rows", "7", "--cols", "2", "--k", "7", "--weight-hop", "2", "--out-fifo", "12",
                      "--drain-hop", "2"],  # the row-systolic drain
     "4x4k7_hop1": ["--rows", "4", "--cols", "4", "--k", "7", "--weight-hop", "1", "--act-hop", "1"],
+    # the long skew lines in RAM (rows 3..7 and column 3 of 4; two weight words per column)
+    "8x4k7_skewmem3": ["--rows", "8", "--cols", "4", "--k", "7", "--weight-hop", "1", "--weight-rows", "2",
+                       "--skew-mem", "3"],
+    "8x4k7_skewlut2": ["--rows", "8", "--cols", "4", "--k", "7", "--weight-hop", "1", "--weight-rows", "2",
+                       "--skew-mem", "2", "--skew-lutram", "1"],
 }
 
 
@@ -86,3 +91,43 @@ def test_control_hop_registers_are_not_merged(tmp_path, name):
     r = subprocess.run([YOSYS, "-q", "-p", script], cwd=tmp_path,
                        capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+
+
+# flip-flops and RAMs as Yosys counts them per family (and the width of one RAM cell, 16 deep)
+_FF = {"ecp5": r"TRELLIS_FF", "ice40": r"SB_DFF\w*"}
+_RAM = {("ecp5", 0): (r"DP16KD|PDPW16KD", 36), ("ice40", 0): (r"SB_RAM40_4K", 16),  # (pseudo-dual-port; 256x16)
+        ("ecp5", 1): (r"TRELLIS_DPR16X4", 4)}
+
+
+def _synth_counts(tmp_path, family, args, ram):
+    v = _gen(tmp_path, args)
+    script = f"read_verilog {v.name}; synth_{family} -top xnorgen_core; check -assert; tee -q -o stat.txt stat"
+    r = subprocess.run([YOSYS, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                       check=False)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    stat = (tmp_path / "stat.txt").read_text()
+    count = lambda pat: sum(int(n) for n in re.findall(rf"^\s+(\d+)\s+(?:{pat})$", stat, re.MULTILINE))
+    return count(_FF[family]), count(ram), json.loads((tmp_path / "config.json").read_text())["parameters"]
+
+
+@pytest.mark.parametrize("family,name", [("ecp5", "8x4k7_skewmem3"), ("ice40", "8x4k7_skewmem3"),
+                                         ("ecp5", "8x4k7_skewlut2")])
+def test_skew_lines_move_into_ram(tmp_path, family, name):
+    """skew_mem: the lines of every delay n >= skew_mem share one RAM (as many cells as its width
+    needs), and each line keeps 1 flip-flop per bit instead of n; the RAM's two pointers cost
+    log2(depth) each, depth the power of 2 above the n - 2 (block) or n - 1 (LUT RAM) writes back."""
+    args = CONFIGS[name]
+    flops = args[:args.index("--skew-mem")]  # (the skew options come last)
+    lut = int("--skew-lutram" in args)
+    pat, cell_width = _RAM[family, lut]
+    ff_mem, ram, p = _synth_counts(tmp_path / "mem", family, args, pat)
+    ff_reg, ram_reg, _ = _synth_counts(tmp_path / "reg", family, flops, pat)
+    delays = {}
+    for r in range(p["rows"]):
+        delays.setdefault(r // p["weight_hop"], []).append(p["k"])
+    for c in range(p["cols"]):
+        delays.setdefault(c // p["act_hop"], []).extend([p["k"]] * p["weight_rows"])
+    in_mem = {n: w for n, w in delays.items() if n >= p["skew_mem"]}
+    assert ram_reg == 0 and ram == sum(-(-sum(w) // cell_width) for w in in_mem.values()) > 0
+    saved = sum((n - 1) * sum(w) - 2 * (n - 2 + lut).bit_length() for n, w in in_mem.items())
+    assert ff_reg - ff_mem == saved

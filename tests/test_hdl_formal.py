@@ -1,4 +1,5 @@
-"""Formal proofs with yowasp-sby + yices: PE == wide shadow sum, stream contract, threshold unit == reference.
+"""Formal proofs with yowasp-sby + yices: PE == wide shadow sum, stream contract, threshold unit == reference,
+RAM skew lines == flip-flop delay lines.
 
 The broken-PE test keeps the proof honest: a PE whose accumulator is one bit too narrow wraps, and the
 equality property must FAIL on it (an inequality acc <= shadow would have passed).
@@ -7,7 +8,7 @@ equality property must FAIL on it (an inequality acc <= shadow would have passed
 import pytest
 
 from hdl.config import AccelConfig
-from tests.formal.props import PeShadow, StreamContract, ThresholdRef
+from tests.formal.props import PeShadow, SkewEquiv, StreamContract, ThresholdRef
 from tests.formal.run import run_sby
 
 
@@ -47,3 +48,21 @@ def test_core_stream_contract(params, depth):
 def test_threshold_unit_equals_reference(params, style):
     ok, log = run_sby(ThresholdRef(AccelConfig(**params), style), "bmc", 9)
     assert ok, log
+
+
+# block RAM delays 3..10: ring depths 2, 4, 4, 8, 8, 8, 8, 16, one RAM each (two lines share delay 4);
+# LUT RAM from delay 2 (one write back fewer): depths 2, 4, 4, 4, 8, 8, 16, 16. 24 steps wrap the
+# 16-deep ring once.
+SKEW_DELAYS = {False: (3, 4, 4, 5, 6, 9, 10), True: (2, 3, 4, 4, 5, 6, 9, 10)}
+
+
+@pytest.mark.parametrize("lut", [False, True], ids=["block", "lut"])
+def test_skew_ram_lines_equal_flip_flop_lines(lut):
+    ok, log = run_sby(SkewEquiv(SKEW_DELAYS[lut], lut), "bmc", 24)
+    assert ok, log
+
+
+@pytest.mark.parametrize("lut", [False, True], ids=["block", "lut"])
+def test_skew_lines_against_a_longer_reference_fail(lut):
+    ok, _log = run_sby(SkewEquiv(SKEW_DELAYS[lut], lut, ref_extra=1), "bmc", 24)
+    assert not ok, "RAM skew lines matched delay lines one cycle longer"

@@ -1,4 +1,5 @@
-"""Formal property wrappers (Amaranth Assert/Assume) for yowasp-sby: PE, stream contract, threshold unit.
+"""Formal property wrappers (Amaranth Assert/Assume) for yowasp-sby: PE, stream contract, threshold unit,
+skew lines.
 
 Why wrappers as Components: every DUT input is a top-level port, so the solver drives it freely
 (including `rst` at any time); the properties compare the DUT with independent shadow models.
@@ -15,6 +16,7 @@ from hdl.config import AccelConfig
 from hdl.core import XnorCore
 from hdl.layouts import beat_layout, drain_layout, out_layout, thr_layout
 from hdl.pe import XnorPE
+from hdl.skew import SkewLines, delay
 from hdl.threshold import ThresholdUnit
 
 
@@ -145,4 +147,32 @@ class ThresholdRef(wiring.Component):
         with m.If(tu.out.valid):
             m.d.comb += [Assert(q.r_rdy), Assert(tu.out.payload.as_value() == q.r_data)]
         m.d.comb += Assume(q.w_rdy | ~self.inp_valid)  # the shadow queue is deeper than the pipeline
+        return m
+
+
+class SkewEquiv(wiring.Component):
+    """SkewLines (RAM ring buffers for n >= min_mem) == plain flip-flop delay lines, in every cycle.
+
+    Several delays share the class's bookkeeping, as the array's rows and columns do; `ref_extra`
+    lengthens the reference lines (the deliberately wrong model, which must fail).
+    """
+
+    def __init__(self, delays: tuple[int, ...], lut: bool, width: int = 2, ref_extra: int = 0):
+        self.delays, self.lut, self.ref_extra = delays, lut, ref_extra
+        super().__init__({"x": In(data.ArrayLayout(width, len(delays)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        lines = SkewLines(m, min(self.delays), self.lut)
+        outs = [lines.delay(self.x[i], n, f"line{i}") for i, n in enumerate(self.delays)]
+        lines.emit()
+        # a line holds real samples once it has been written n times (the solver picks the RAM's
+        # initial contents: hardware tags them invalid with the valid bit, which travels in flip-flops)
+        age = Signal(range(max(self.delays) + 1), reset_less=True)
+        with m.If(age != max(self.delays)):
+            m.d.sync += age.eq(age + 1)
+        for i, n in enumerate(self.delays):
+            ref = delay(m, self.x[i], n + self.ref_extra, f"ref{i}")
+            with m.If(age >= n):
+                m.d.comb += Assert(outs[i] == ref)
         return m
