@@ -50,9 +50,9 @@ def test_threshold_unit_equals_reference(params, style):
     assert ok, log
 
 
-# block RAM delays 3..10: ring depths 2, 4, 4, 8, 8, 8, 8, 16, one RAM each (two lines share delay 4);
-# LUT RAM from delay 2 (one write back fewer): depths 2, 4, 4, 4, 8, 8, 16, 16. 24 steps wrap the
-# 16-deep ring once.
+# One RAM per delay (the two lines of delay 4 share one). Block RAM, n - 2 writes back: delays 3, 4,
+# 5, 6, 9, 10 get ring depths 2, 4, 4, 8, 8, 16; LUT RAM, n - 1 writes back, from delay 2: depths
+# 2, 4, 4, 8, 8, 16, 16 for 2, 3, 4, 5, 6, 9, 10. 24 steps wrap a 16-deep ring once.
 SKEW_DELAYS = {False: (3, 4, 4, 5, 6, 9, 10), True: (2, 3, 4, 4, 5, 6, 9, 10)}
 
 
