@@ -6,6 +6,9 @@ per input bit and no LUT; the fold costs about one LUT4 per 3 output bits and is
 register level per LUT level) so it never sets Fmax. Nothing reaching the core is constant, and every
 output bit reaches the `tx` pin, so synthesis can remove nothing. The core's cells are counted apart
 (fpga/flow.py synthesizes it alone as well), so the harness does not inflate the core's figures.
+Neither chain nor fold has a reset; where the core registers an input bit without reset (its
+activation and weight input registers), Yosys merges that register with the next chain flip-flop
+(both hold the previous chain bit), so the placed design has fewer flip-flops than core + harness.
 """
 
 
@@ -40,14 +43,16 @@ class OocHarness(wiring.Component):
         m.submodules.core = self.core
         ins, outs = port_bits(self.core)
         in_width = sum(len(v) for v in ins)
-        chain = Signal(max(in_width, 1))
+        # no reset in the harness: a reset net reaching the chain and the fold spans the device (in
+        # context at 16x16 it became the critical path) and would time scaffolding, not the core
+        chain = Signal(max(in_width, 1), reset_less=True)
         m.d.sync += chain.eq(Cat(self.rx, chain[:-1]))
         m.d.comb += Cat(*ins).eq(chain[:in_width])
 
-        level = Signal(max(sum(len(v) for v in outs), 1))
+        level = Signal(max(sum(len(v) for v in outs), 1), reset_less=True)
         m.d.sync += level.eq(Cat(*outs))          # register every output at the boundary
         while len(level) > 1:
-            nxt = Signal((len(level) + 3) // 4)
+            nxt = Signal((len(level) + 3) // 4, reset_less=True)
             m.d.sync += [nxt[i].eq(level[4 * i:4 * i + 4].xor()) for i in range(len(nxt))]
             level = nxt
         m.d.comb += self.tx.eq(level)

@@ -200,6 +200,9 @@ def cases() -> list[Case]:
                     seed=19, idle=0.0, backpressure=0.3),
         random_case("r8c2k7_nooverlap", _params(8, 2, 7, max_fanin=70, overlap=0), n_red=3, seed=20),
         random_case("r3c2k7_nopipe", _params(3, 2, 7, max_fanin=70, pipeline=0), n_red=3, seed=21),
+        # the shortest fill (2 cycles: 1x1, pipeline 0): the countdown is skipped
+        random_case("r1c1k7_nopipe_burst", _params(1, 1, 7, max_fanin=70, pipeline=0), n_red=5, beats=1, seed=35,
+                    idle=0.0, backpressure=0.3),
         random_case("r2c3k32_pipe2", _params(2, 3, 32, max_fanin=256, pipeline=2), n_red=3, seed=22),
         random_case("r3c8k7_ahop3", _params(3, 8, 7, max_fanin=70, act_hop=3), n_red=3, seed=23,
                     backpressure=0.5),

@@ -35,17 +35,15 @@ __all__ = ["HOP_REG", "HOP_REG_VERILOG", "XnorArray", "pe_module_name"]
 HOP_REG = "xnorgen_hop_reg"
 HOP_REG_VERILOG = f"""\
 // Control hop register (one per weight_hop row group, and per act_hop column group of each row):
-// kept, so that synthesis does not merge the equal ones of an anti-diagonal.
+// kept, so that synthesis does not merge the equal ones of an anti-diagonal. No reset (hdl/array.py).
 module {HOP_REG} #(parameter integer WIDTH = 1) (
   input  wire clk,
-  input  wire rst,
   input  wire [WIDTH-1:0] d,
   output reg  [WIDTH-1:0] q = {{WIDTH{{1'b0}}}}
 );
   (* keep *)
   always @(posedge clk)
-    if (rst) q <= {{WIDTH{{1'b0}}}};
-    else     q <= d;
+    q <= d;
 endmodule
 """
 
@@ -108,12 +106,19 @@ def _group_sum_chain(m: Module, name: str, bits: Value, m_part: Value, acc: Valu
 
 
 def _hop_reg(m: Module, sig: Value, name: str, pe_mode: str) -> Value:
-    """sig registered once, with reset: a control hop (HOP_REG in generated Verilog)."""
+    """sig registered once, without reset: a control hop (HOP_REG in generated Verilog).
+
+    Why no reset: a reset net reaching every hop spans the whole array; in context (board harness,
+    16x16) it was the critical path, 6.3 ns of routing from the reset synchronizer. Only the head of
+    the control pipeline (`in_ctl`) resets; whatever the hops held before reset travels ahead of the
+    zeros and beats that follow it, so it can only write accumulators and result registers that a
+    later `first` reloads and a later `last` overwrites before the drain reads them (the drain is
+    started by the array's own, reset, countdown). Power-up values are the init values (0).
+    """
     if pe_mode == "inline":
-        return _delay(m, sig, 1, name, False)
-    q = Signal(len(sig), name=f"{name}_d1")
-    m.submodules[name] = Instance(HOP_REG, p_WIDTH=len(sig), i_clk=ClockSignal(), i_rst=ResetSignal(),
-                                  i_d=sig, o_q=q)
+        return _delay(m, sig, 1, name)
+    q = Signal(len(sig), name=f"{name}_d1", reset_less=True)
+    m.submodules[name] = Instance(HOP_REG, p_WIDTH=len(sig), i_clk=ClockSignal(), i_d=sig, o_q=q)
     return q
 
 
@@ -213,12 +218,24 @@ class XnorArray(wiring.Component):
         cnt = Signal(range(fill + 1))
         draining = Signal()
         i = Signal(cfg.row_width)  # at least 1 bit: a zero-width signal becomes [-1:0] in Verilog
+        # Only `busy` takes the `last` handshake in its own cycle (it gates `ready`); the bank's
+        # metadata, the countdown and `glast` take it one cycle later from a register, so the
+        # handshake logic (valid, last, busy) does not feed a clock enable spread over the array
+        # (in context at 16x16 that was the critical path: 4 LUTs and 2.67 ns of routing).
+        # One cycle later the cur_* registers hold what the `last` beat brought, and nothing reads
+        # the bank before the countdown ends (fill >= 2).
+        took_last = Signal()
+        m.d.sync += took_last.eq(accept & pay.last)
         with m.If(accept & pay.last):
-            m.d.sync += [busy.eq(1), cnt.eq(fill - 2),
-                         bank_split.eq(Mux(pay.first, pay.split, cur_split)),
-                         bank_cb.eq(Mux(pay.first, pay.chan_block, cur_cb))]
+            m.d.sync += busy.eq(1)
+        with m.If(took_last):
+            m.d.sync += [bank_split.eq(cur_split), bank_cb.eq(cur_cb)]
             if mism:
-                m.d.sync += bank_bits.eq(beat_bits)
+                m.d.sync += bank_bits.eq(cur_bits)
+            if fill > 2:
+                m.d.sync += cnt.eq(fill - 3)
+            else:
+                m.d.sync += draining.eq(1)
         with m.Elif(busy & ~draining):
             with m.If(cnt == 0):
                 m.d.sync += draining.eq(1)
@@ -242,9 +259,8 @@ class XnorArray(wiring.Component):
         glast = Signal()
         def group_last(row, msk):  # row is the last of its split group (msk = rows per group - 1)
             return (((row + 1) & msk) == 0) | (row == R - 1)
-        with m.If(accept & pay.last):  # (the bank is empty then: i == 0, no read)
-            new_mask = (Const(1, 1) << Mux(pay.first, pay.split, cur_split)) - 1
-            m.d.sync += glast.eq(group_last(Const(0, cfg.row_width), new_mask))
+        with m.If(took_last):  # (the bank is empty then: i == 0, no read)
+            m.d.sync += glast.eq(group_last(Const(0, cfg.row_width), (Const(1, 1) << cur_split) - 1))
         m.d.comb += [read.eq(en & draining & self.room),
                      self.taken.eq(read & glast)]
         onehot = Signal(R, init=1) if self.style == "ccu2" or D else None  # the row select, stays 1 << i

@@ -87,19 +87,21 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
     ECP5), pipeline 2 adds a register halfway down the popcount tree (and, for ccu2, gives the
     accumulator a carry chain of its own).
     """
-    # ccu2: no reset on acc (every reduction starts with `first`, the drain reads complete ones only;
-    # a reset net would also have to be shared by every flip-flop of a PLC)
-    acc = Signal(acc_width, name=f"{name}_acc", reset_less=style == "ccu2")
+    # No reset in a PE: every reduction starts with `first`, the drain reads complete ones only, and
+    # whatever the PE's control held before a reset arrives ahead of the next reduction (the hop
+    # registers' docstring, hdl/array.py). A reset net would span the array (and, on ECP5, would
+    # have to be shared by every flip-flop of a PLC).
+    acc = Signal(acc_width, name=f"{name}_acc", reset_less=True)
     if style == "ccu2":
         return _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cells)
     pc = popcount_xnor(m, name, a, w, k, style, mid_register=pipeline >= 2)
     if pipeline >= 2:
-        ctl_m = Signal(3, name=f"{name}_ctl_mid")
+        ctl_m = Signal(3, name=f"{name}_ctl_mid", reset_less=True)
         m.d.sync += ctl_m.eq(Cat(valid, nfirst, vlast))
         valid, nfirst, vlast = ctl_m[0], ctl_m[1], ctl_m[2]
     if pipeline:
         pc_q = Signal(len(pc), name=f"{name}_pc", reset_less=True)
-        ctl_q = Signal(3, name=f"{name}_ctl")
+        ctl_q = Signal(3, name=f"{name}_ctl", reset_less=True)
         m.d.sync += [pc_q.eq(pc), ctl_q.eq(Cat(valid, nfirst, vlast))]
         pc, valid, nfirst, vlast = pc_q, ctl_q[0], ctl_q[1], ctl_q[2]
     total = (Mux(nfirst, acc, Const(0, acc_width)) + pc)[:acc_width]
@@ -107,7 +109,7 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
         m.d.sync += acc.eq(total)
     if not overlap:
         return acc, acc
-    res = Signal(acc_width, name=f"{name}_res")
+    res = Signal(acc_width, name=f"{name}_res", reset_less=True)
     with m.If(vlast):
         m.d.sync += res.eq(total)
     return acc, res
@@ -124,13 +126,13 @@ def _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cel
     pc, chains, regs = mismatch_tree(f"{name}_t", [(a[i], w[i]) for i in range(k)], m, mid)
     ctl = Cat(valid, nfirst, vlast)
     if regs:
-        ctl_m = Signal(3, name=f"{name}_ctl_mid")
+        ctl_m = Signal(3, name=f"{name}_ctl_mid", reset_less=True)
         m.d.sync += ctl_m.eq(ctl)
         ctl = ctl_m
     bits = pc.bits
     if pipeline:
         pc_q = Signal(len(bits), name=f"{name}_pc", reset_less=True)
-        ctl_q = Signal(3, name=f"{name}_ctl")
+        ctl_q = Signal(3, name=f"{name}_ctl", reset_less=True)
         m.d.sync += [pc_q.eq(Cat(*bits)), ctl_q.eq(ctl)]
         bits, ctl = [pc_q[i] for i in range(len(bits))], ctl_q
     valid, nfirst, vlast = ctl[0], ctl[1], ctl[2]

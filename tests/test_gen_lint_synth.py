@@ -131,3 +131,20 @@ def test_skew_lines_move_into_ram(tmp_path, family, name):
     assert ram_reg == 0 and ram == sum(-(-sum(w) // cell_width) for w in in_mem.values()) > 0
     saved = sum((n - 1) * sum(w) - 2 * (n - 2 + lut).bit_length() for n, w in in_mem.items())
     assert ff_reg - ff_mem == saved
+
+
+@pytest.mark.parametrize("name", ["4x4k7_hop1", "8x4k7_skewlut2"])
+@pytest.mark.parametrize("popcount", ["pair", "ccu2"])
+def test_reset_stays_out_of_the_array(tmp_path, name, popcount):
+    """No flip-flop of a PE, a PE row or a control hop has a reset: a reset net reaching them spans
+    the array (in context it was the critical path, hdl/array.py `_hop_reg`). Each module must have
+    plain flip-flops, so the check cannot pass on an emptied netlist."""
+    v = _gen(tmp_path, [*CONFIGS[name], "--popcount", popcount])
+    mods = ("xnorgen_pe_*", "xnorgen_row_*", "*xnorgen_hop_reg*")  # (the last: parameterized)
+    script = (f"read_verilog {v.name}; hierarchy -top xnorgen_core; proc; opt_dff; "
+              + "".join(f"select -assert-min 1 {m}/t:$dff*; " for m in mods)
+              + "select -assert-none " + " ".join(f"{m}/t:{t}" for m in mods
+                                                   for t in ("$sdff*", "$adff*", "$dffsr*", "$aldff*")))
+    r = subprocess.run([YOSYS, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                       check=False)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]

@@ -41,6 +41,7 @@ def test_latency_matches_config(style):
                    {"rows": 1, "cols": 1, "k": 1, "max_fanin": 8},
                    {"rows": 8, "cols": 5, "k": 7, "max_fanin": 70, "weight_hop": 1, "pipeline": 2},
                    {"rows": 2, "cols": 2, "k": 7, "max_fanin": 70, "pipeline": 0},
+                   {"rows": 1, "cols": 1, "k": 7, "max_fanin": 70, "pipeline": 0},  # fill 2: no countdown
                    {"rows": 3, "cols": 7, "k": 7, "max_fanin": 70, "act_hop": 3},
                    {"rows": 8, "cols": 3, "k": 7, "max_fanin": 70, "out_fifo": 8},  # 8 beats, 8 credits
                    {"rows": 8, "cols": 7, "k": 7, "max_fanin": 70, "act_hop": 2, "out_fifo": 11},  # (11)

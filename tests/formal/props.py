@@ -39,16 +39,18 @@ class PeShadow(wiring.Component):
         m.d.comb += [pe.a.eq(self.a), pe.w.eq(self.w), pe.valid.eq(self.valid), pe.nfirst.eq(~self.first),
                      pe.vlast.eq(self.valid & self.last)]
         a, w, valid, first, last = self.a, self.w, self.valid, self.first, self.last
-        for _ in range(self.pipeline):  # the shadow sees the inputs when the PE's accumulator does
-            d = [Signal.like(a), Signal.like(w), Signal(), Signal(), Signal()]
+        # the shadow sees the inputs when the PE's accumulator does; like the PE's, its registers have
+        # no reset, so a beat in flight at a reset still lands (the array's reset stops none)
+        for _ in range(self.pipeline):
+            d = [Signal.like(a, reset_less=True), Signal.like(w, reset_less=True),
+                 *(Signal(reset_less=True) for _ in range(3))]
             m.d.sync += [d[0].eq(a), d[1].eq(w), d[2].eq(valid), d[3].eq(first), d[4].eq(last)]
             a, w, valid, first, last = d
         wide = self.fanin.bit_length() + 4
-        # the ccu2 PE's accumulator and result have no reset (every reduction starts with `first`,
-        # the drain reads complete ones only): so neither has the shadow
-        keep = self.style == "ccu2"
-        shadow = Signal(wide, reset_less=keep)
-        res_shadow = Signal(wide, reset_less=keep)
+        # the PE's accumulator and result have no reset (every reduction starts with `first`, the
+        # drain reads complete ones only): so neither has the shadow
+        shadow = Signal(wide, reset_less=True)
+        res_shadow = Signal(wide, reset_less=True)
         # independent popcount: bit-by-bit sum of XNOR (no pairing, no tree structure)
         # (the ccu2 PE counts mismatches, XOR, and the array converts: see hdl/carry.py)
         pc = sum((a[i] != w[i]) if pe.counts_mismatches else (a[i] == w[i]) for i in range(self.k))
