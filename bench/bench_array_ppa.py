@@ -46,7 +46,8 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
 
     -nowidelut halves the LUT4s of the XOR trees Yosys maps itself (popcount pair/tree/chain); the
     ccu2 PE keeps its XORs in CCU2C cells, and the drain muxes gain from PFUMX/L6MUX, so it keeps
-    wide LUTs. Out of context the clock is not on a global network, so Fmax is pessimistic.
+    wide LUTs. Out of context the clock is not on a global network (it is routed on the fabric) and
+    the input ports and rst are untimed, so paths from them are missed: `--flow ooc` times them.
     """
     cwd = out
     t0 = time.monotonic()
