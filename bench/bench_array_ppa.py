@@ -1,14 +1,17 @@
-"""PPA of the generated core (issue 3): 32x32 on ECP5-85F and 8x8 on iCE40 UP5K, out of context.
+"""PPA of the generated core (issue 3): 32x32 on ECP5-85F and 8x8 on iCE40 UP5K, in context.
 
 Prints LUT4 (LUT4 equivalents: an ECP5 CCU2C counts as 2; on ECP5 also nextpnr's TRELLIS_COMB
 after packing), FF, Fmax from nextpnr (ECP5: `--router`, default router1) and binary ops per
 cycle per LUT4 (2 ops per XNOR-accumulated bit: 2*R*C*K per cycle), against the goals >= 1.0
 op/LUT and >= 150 MHz on ECP5.
 
-The place-and-route goes through fpga.ooc.ooc_ppa (the FPGA flow's out-of-context harness), fed the
-exact Verilog `python -m gen` writes. A 32x32 run takes many minutes.
+The place-and-route goes through fpga.ooc.ooc_ppa (the FPGA flow's harness on the board's pins, its
+PLL clock on the global network), fed the exact Verilog `python -m gen` writes; the core's cells are
+counted apart from the harness. `--flow direct` (ECP5) is nextpnr's own `--out-of-context` mode
+instead: faster to place, but its clock is routed on the fabric and the core's inputs are untimed.
+A 32x32 run takes hours (single-threaded WASM nextpnr).
 Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount STYLE] [--pipeline N]
-[--placer heap|static] [--router router1|router2] [--seed N] [--no-route]`;
+[--placer heap|static] [--router router1|router2] [--seed N] [--flow ooc|direct] [--no-route]`;
 `--pe` instead synthesizes one PE per (K, popcount style) with Yosys only (the table in docs/design.md).
 """
 
@@ -31,10 +34,11 @@ POINTS = {
     # ECP5: the CCU2C-mapped PE (hdl/carry.py) at K=31 (a 32nd bit costs 6 more slots: 43 + 10 -> 49 + 10);
     # activations re-registered every 4 columns (the 85F's flip-flops run out otherwise), 10-bit
     # accumulators (fan-in 1023 covers Fashion-MNIST's 784), a register halfway down the tree, and
-    # the credit flow (no out.ready enable, systolic drain) into a FIFO of credit_round_trip() = 15 + 1
+    # the credit flow (no out.ready enable, systolic drain) into a FIFO of 24 with a drain register
+    # every 4 rows (without one neither router converged at 16x16), skew lines of 2+ cycles in LUT RAM
     "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 31, "target_mhz": 150.0,
              "gen": {"max_fanin": 1023, "overlap": 1, "popcount": "ccu2", "weight_hop": 4, "act_hop": 4,
-                     "pipeline": 2, "out_fifo": 16}},
+                     "pipeline": 2, "out_fifo": 24, "drain_hop": 4, "skew_mem": 2, "skew_lutram": 1}},
     "ice40": {"device": "ice40-up5k", "rows": 8, "cols": 8, "k": 8, "target_mhz": 48.0,
               "gen": {"max_fanin": 255, "overlap": 0, "popcount": "chain", "weight_hop": 4}},
 }
@@ -83,7 +87,7 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
                     + ("" if route else " --no-route (Fmax: estimate after placement)"))}
 
 
-def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto", placer: str = "heap",
+def run_point(family: str, k: int | None, overrides: dict, flow: str = "ooc", placer: str = "heap",
               router: str = "router1", route: bool = True, size: tuple[int | None, int | None] = (None, None),
               seed: int | None = None) -> dict:
     p = dict(POINTS[family])
@@ -103,7 +107,7 @@ def run_point(family: str, k: int | None, overrides: dict, flow: str = "auto", p
         head = {"family": family, "device": p["device"], "rows": p["rows"], "cols": p["cols"], "k": p["k"], **g,
                 "target_mhz": p["target_mhz"], "ops_per_cycle": ops}
         t0 = time.monotonic()
-        if flow == "direct" or (flow == "auto" and family == "ecp5"):
+        if flow == "direct":
             res = direct_ecp5(out, ops, p["target_mhz"], widelut=g.get("popcount") == "ccu2", placer=placer,
                               router=router, route=route, seed=seed)
             return {**head, **res, "flow_s": round(time.monotonic() - t0, 1)}
@@ -171,22 +175,23 @@ def main(argv=None) -> int:
     ap.add_argument("--max-fanin", type=int)
     ap.add_argument("--weight-hop", type=int)
     ap.add_argument("--act-hop", type=int)
-    ap.add_argument("--placer", choices=("heap", "static"), default="heap", help="nextpnr-ecp5 placer (direct flow)")
+    ap.add_argument("--placer", choices=("heap", "static"), default="heap", help="nextpnr-ecp5 placer")
     ap.add_argument("--router", choices=("router1", "router2"), default="router1",
-                    help="nextpnr-ecp5 router (direct flow; 8x8 K=31 ccu2: router1 147 MHz, router2 94)")
-    ap.add_argument("--seed", type=int, help="nextpnr-ecp5 placer seed (direct flow; default: nextpnr's)")
+                    help="nextpnr-ecp5 router (8x8 K=31 ccu2: router1 147 MHz, router2 94)")
+    ap.add_argument("--seed", type=int, help="nextpnr-ecp5 placer seed (ooc default 1; direct: nextpnr's)")
     ap.add_argument("--pipeline", type=int)
     ap.add_argument("--no-route", action="store_true",
-                    help="ECP5 direct flow: place only, report nextpnr's Fmax estimate after placement (16x16 and "
+                    help="with --flow direct: place only, report nextpnr's Fmax estimate after placement (16x16 and "
                          "32x32 ccu2 did not finish routing, README)")
     ap.add_argument("--overlap", type=int)
-    ap.add_argument("--flow", choices=("auto", "direct", "ooc"), default="auto",
-                    help="auto: ECP5 direct, iCE40 through fpga.ooc. direct: nextpnr --out-of-context, whose clock "
-                         "is routed on the fabric (no global network) and whose input ports are untimed; ooc: the "
-                         "board harness (PLL on a global clock, every input from a register), --router/--placer/--seed "
-                         "apply on ECP5")
+    ap.add_argument("--flow", choices=("ooc", "direct"), default="ooc",
+                    help="ooc: fpga.ooc's board harness (PLL on a global clock, every core input from a register; "
+                         "--router/--placer/--seed apply on ECP5); direct (ECP5): synth_ecp5 + nextpnr "
+                         "--out-of-context, whose clock is routed on the fabric and whose input ports are untimed")
     ap.add_argument("--pe", action="store_true", help="single-PE Yosys sweep instead of the array PnR")
     args = ap.parse_args(argv)
+    if args.no_route and args.flow != "direct":
+        ap.error("--no-route needs --flow direct (the board flow always routes)")
     if args.pe:
         pe_sweep()
         return 0

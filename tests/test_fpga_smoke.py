@@ -32,6 +32,8 @@ def test_smoke_build_scales_with_array(board, popcount, tmp_path):
         assert {"synth", "pnr", "pack"} <= set(data["times_s"])
         assert data["ops_per_cycle_per_lut"] > 0 and data["peak_gops"] > 0
         assert data["fits"] is True
+        if board != "icebreaker":  # clock and synchronized reset each on a global network (fpga/top.py)
+            assert data["utilization"]["DCCA"]["used"] == 2, data["utilization"].get("DCCA")
     # 4x the PEs: the core (synthesized alone) must grow well beyond its control overhead ...
     assert big.core["lut4_equiv"] >= 2 * small.core["lut4_equiv"] > 0
     assert big.core["ff"] > small.core["ff"]
@@ -62,3 +64,4 @@ def test_ooc_verilog_file(tmp_path):
     assert rep.core["lut4_equiv"] >= 8 and rep.core["ff"] == 5
     assert rep.total["ff"] >= 16 + 16 + 5          # the harness chain feeds all 32 input bits
     assert rep.fmax and rep.fits and rep.ops_per_cycle_per_lut > 0
+
