@@ -45,17 +45,17 @@ class BoardTop(Elaboratable):
         m.submodules.pll = pll = Pll(self.pll_settings, clk_pin)
         m.domains.sync = ClockDomain("sync")
         m.d.comb += ClockSignal("sync").eq(pll.clk)
+        rst_domain = "sync"
         if self.board.family == "ecp5":
             # the synchronized reset reaches every reset flip-flop of the core; on the fabric it was
             # the critical path of a routed 32x32 (14 ns across the chip), so a DCCA puts it on a
             # global network like the clock (nextpnr-ecp5 promotes only clocks by itself)
+            rst_domain = "rst_gen"
             m.domains.rst_gen = ClockDomain("rst_gen")
             m.d.comb += ClockSignal("rst_gen").eq(pll.clk)
-            m.submodules.reset = ResetSynchronizer(~pll.locked, domain="rst_gen")
             m.submodules.reset_gbuf = Instance("DCCA", i_CLKI=ResetSignal("rst_gen"), i_CE=1,
                                                o_CLKO=ResetSignal("sync"))
-        else:
-            m.submodules.reset = ResetSynchronizer(~pll.locked, domain="sync")
+        m.submodules.reset = ResetSynchronizer(~pll.locked, domain=rst_domain)
         platform.add_clock_constraint(pll.clk, self.pll_settings.fout_mhz * 1e6)
 
         m.submodules.shell = self.shell

@@ -64,4 +64,3 @@ def test_ooc_verilog_file(tmp_path):
     assert rep.core["lut4_equiv"] >= 8 and rep.core["ff"] == 5
     assert rep.total["ff"] >= 16 + 16 + 5          # the harness chain feeds all 32 input bits
     assert rep.fmax and rep.fits and rep.ops_per_cycle_per_lut > 0
-
