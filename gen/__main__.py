@@ -28,7 +28,8 @@ def parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     defaults = AccelConfig()
     for name, (lo, hi, meaning) in PARAM_RANGES.items():
-        default = getattr(defaults, name) if name != "channels" else None
+        # channels follows cols: no default value to show (SUPPRESS: absent from args, None below)
+        default = getattr(defaults, name) if name != "channels" else argparse.SUPPRESS
         ap.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_int_or_raw, default=default,
                         metavar="N", help=f"{meaning}; range {lo}..{hi}".replace("%", "%%")
                         + (" (default: cols)" if name == "channels" else ""))
@@ -56,7 +57,7 @@ def write_atomically(out_dir: str, files: dict[str, str]) -> None:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    params = {name: getattr(args, name) for name in PARAM_RANGES}
+    params = {name: getattr(args, name, None) for name in PARAM_RANGES}
     try:
         cfg = AccelConfig(**params)
     except ConfigError as e:

@@ -16,7 +16,7 @@ from amaranth.lib import wiring
 
 from hdl.array import HOP_REG_VERILOG, XnorRow, pe_module_name, row_module_name
 from hdl.config import PARAM_RANGES, AccelConfig
-from hdl.core import XnorCore
+from hdl.core import XnorCore, core_signature
 from hdl.layouts import layout_fields
 from hdl.pe import XnorPE
 
@@ -105,7 +105,7 @@ def verilog_text(cfg: AccelConfig, style: str = "pair", jobs: int = 2) -> str:
     return head + "\n".join([*texts, HOP_REG_VERILOG])
 
 
-def _ports(core: XnorCore) -> list[dict]:
+def _ports(core: wiring.PureInterface) -> list[dict]:
     ports = [{"name": "clk", "direction": "input", "width": 1, "meaning": "clock (rising edge)"},
              {"name": "rst", "direction": "input", "width": 1, "meaning": "synchronous reset, active high"}]
     for path, member, value in core.signature.flatten(core):
@@ -119,7 +119,7 @@ def _ports(core: XnorCore) -> list[dict]:
 
 
 def config_dict(cfg: AccelConfig, style: str = "pair") -> dict:
-    core = XnorCore(cfg, style, "instance")
+    core = core_signature(cfg).create()  # (an interface, not a core: nothing left unelaborated)
     streams = {}
     for name in ("beat", "thr", "out"):
         port = getattr(core, name)

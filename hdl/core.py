@@ -16,7 +16,16 @@ from .config import AccelConfig
 from .layouts import beat_layout, out_layout, thr_layout
 from .threshold import ThresholdUnit
 
-__all__ = ["XnorCore"]
+__all__ = ["XnorCore", "core_signature"]
+
+
+def core_signature(cfg: AccelConfig) -> wiring.Signature:
+    """The core's ports: for tools that describe them (gen's config.json) without building a core."""
+    return wiring.Signature({
+        "beat": In(stream.Signature(beat_layout(cfg))),
+        "thr": In(stream.Signature(thr_layout(cfg))),
+        "out": Out(stream.Signature(out_layout(cfg))),
+    })
 
 
 class XnorCore(wiring.Component):
@@ -30,11 +39,7 @@ class XnorCore(wiring.Component):
     def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline", cells: str = "generic"):
         """cells: "ecp5" makes the ccu2 PE out of CCU2C primitives (synthesis for ECP5 only)."""
         self.cfg, self.style, self.pe_mode, self.cells = cfg, style, pe_mode, cells
-        super().__init__({
-            "beat": In(stream.Signature(beat_layout(cfg))),
-            "thr": In(stream.Signature(thr_layout(cfg))),
-            "out": Out(stream.Signature(out_layout(cfg))),
-        })
+        super().__init__(core_signature(cfg))
 
     def elaborate(self, platform):
         m = Module()

@@ -64,3 +64,20 @@ def test_ooc_verilog_file(tmp_path):
     assert rep.core["lut4_equiv"] >= 8 and rep.core["ff"] == 5
     assert rep.total["ff"] >= 16 + 16 + 5          # the harness chain feeds all 32 input bits
     assert rep.fmax and rep.fits and rep.ops_per_cycle_per_lut > 0
+
+
+def test_ooc_harness_keeps_core_delay_lines(tmp_path):
+    """No core register merges into the harness: a plain shift chain equals the core's reset-less
+    input and hop registers (D = chain[i] like chain[i + 1]) and Yosys fused them, collapsing a
+    column's weight hops into one flip-flop (the routed 32x32 critical path)."""
+    from fpga.harness import harness_flops
+    from fpga.ooc import ooc_ppa
+    from gen.__main__ import main as gen_main
+    from gen.component import GeneratedCore
+
+    # weight and activation hops at every PE, so every delay line is a candidate for a merge
+    assert gen_main(["--rows", "3", "--cols", "2", "--k", "3", "--weight-hop", "1", "--act-hop", "1",
+                     "--max-fanin", "15", "--out", str(tmp_path / "core")]) == 0
+    core = GeneratedCore(tmp_path / "core")
+    rep = ooc_ppa(core, "ice40-up5k", target_mhz=40, build_dir=tmp_path / "b")
+    assert rep.total["ff"] >= rep.core["ff"] + harness_flops(core), (rep.total["ff"], rep.core["ff"])

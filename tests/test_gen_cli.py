@@ -110,3 +110,4 @@ def test_help_shows_ranges_and_defaults():
     r = subprocess.run([sys.executable, "-m", "gen", "--help"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert r.returncode == 0
     assert "range 1..64" in r.stdout and "(default: 8)" in r.stdout
+    assert "(default: cols)" in r.stdout and "(default: None)" not in r.stdout
