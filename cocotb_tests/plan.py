@@ -36,8 +36,8 @@ CONFIGS = {
                            "--drain-hop 3 --popcount ccu2"),
     # the long skew lines in RAM ring buffers: block RAM (rows 3..7, columns 3 and 4), and LUT RAM
     # (rows 2..7, columns 2..4) with the ECP5 PE
-    "8x5_k7_skewmem3": "--rows 8 --cols 5 --k 7 --max-fanin 70 --weight-hop 1 --skew-mem 3",
-    "8x5_k7_skewlut2_ccu2": "--rows 8 --cols 5 --k 7 --max-fanin 70 --weight-hop 1 --skew-mem 2 --skew-lutram 1 "
+    "8x5_k7_skewmem4": "--rows 8 --cols 5 --k 7 --max-fanin 70 --weight-hop 1 --skew-mem 4",
+    "8x5_k7_skewlut3_ccu2": "--rows 8 --cols 5 --k 7 --max-fanin 70 --weight-hop 1 --skew-mem 3 --skew-lutram 1 "
                             "--popcount ccu2",
 }
 # test groups (regexes over cocotb test names); coverage_summary closes every group

@@ -12,13 +12,13 @@ from cocotb_tests.build import get_build, run_cocotb
 from cocotb_tests.plan import CONFIGS, GROUPS, make_plan, save_plan
 
 SMALL = ("1x1_k1", "2x3_k7", "2x3_k7_fifo3", "2x2_k7_n3", "8x2_k7_w8", "3x2_k32_w3", "1x8_k7_c24", "3x8_k32_ccu2",
-         "7x3_k7_drain3_ccu2", "8x5_k7_skewmem3")
+         "7x3_k7_drain3_ccu2", "8x5_k7_skewmem4")
 # the 16x16 build is the longest: its tests go first so xdist overlaps it with the small ones
 PLAN = [
     ("16x16_k8", "directed"),
     ("16x16_k8", "bulk"),
     *[(c, g) for c in SMALL for g in ("traffic", "directed", "reset", "shared", "bulk")],
-    *[("8x5_k7_skewlut2_ccu2", g) for g in ("traffic", "shared")],
+    *[("8x5_k7_skewlut3_ccu2", g) for g in ("traffic", "shared")],
     ("2x3_k7", "coverage"),
     ("2x2_k7_n3", "coverage"),
     ("2x3_k7_fifo3", "coverage"),

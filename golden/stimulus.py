@@ -226,12 +226,15 @@ def cases() -> list[Case]:
         random_case("r3c2k32_fifo4_drain1_split2", _params(3, 2, 32, max_fanin=256, weight_rows=3, weight_hop=1,
                                                            out_fifo=4, drain_hop=1), n_red=2, seed=30,
                     split=2, backpressure=0.6),
-        # skew_mem: the long skew lines in RAM ring buffers. Block RAM: rows 3..7 and columns 3, 4;
-        # LUT RAM: delays 2..7 with two weight words per column, the credit flow and pipeline 2, and
-        # delays 4..7 only
-        random_case("r8c5k7_skewmem3", _params(8, 5, 7, max_fanin=70, weight_hop=1, skew_mem=3), n_red=4, seed=31,
+        # more than one CreditFifo slice (8 columns each, hdl/core.py), y two bits wide
+        random_case("r2c11k3_fifo6_thr3_slices", _params(2, 11, 3, max_fanin=30, out_fifo=6, n_thresholds=3),
+                    n_red=4, seed=36, idle=0.1, backpressure=0.6),
+        # skew_mem: the long skew lines in RAM ring buffers. Block RAM: rows 4..7 and column 4;
+        # LUT RAM: delays 3..7, and with two weight words per column, the credit flow and pipeline 2,
+        # delays 4..7
+        random_case("r8c5k7_skewmem4", _params(8, 5, 7, max_fanin=70, weight_hop=1, skew_mem=4), n_red=4, seed=31,
                     backpressure=0.5),
-        random_case("r8c5k7_skewlut2", _params(8, 5, 7, max_fanin=70, weight_hop=1, skew_mem=2, skew_lutram=1),
+        random_case("r8c5k7_skewlut3", _params(8, 5, 7, max_fanin=70, weight_hop=1, skew_mem=3, skew_lutram=1),
                     n_red=4, seed=34, backpressure=0.5),
         random_case("r8c8k32_w2_fifo12_skewlut4", _params(8, 8, 32, max_fanin=256, weight_rows=2, weight_hop=1,
                                                           pipeline=2, out_fifo=12, skew_mem=4, skew_lutram=1),

@@ -170,11 +170,11 @@ class XnorArray(wiring.Component):
         for h in range(1, n_groups):
             ctl.append(_hop_reg(m, ctl[h - 1], f"ctl_g{h}", self.pe_mode))
         skew = SkewLines(m, cfg.skew_mem, bool(cfg.skew_lutram))  # (the long lines in RAM: skew.emit below)
-        acts = [skew.delay(in_act[r], r // G, f"act_r{r}") for r in range(R)]
+        acts = [skew.delay(in_act[r], r // G, f"act_r{r}", "act") for r in range(R)]
         wtop = [[in_wgt[j * C + c] for j in range(W)] for c in range(C)]
         wg = [[None] * C for _ in range(n_groups)]  # wg[h][c][j]: weight word j seen by group h
         for c in range(C):
-            wg[0][c] = [skew.delay(wtop[c][j], c // cfg.act_hop, f"wgt_c{c}_j{j}") for j in range(W)]
+            wg[0][c] = [skew.delay(wtop[c][j], c // cfg.act_hop, f"wgt_c{c}_j{j}", "wgt") for j in range(W)]
             for h in range(1, n_groups):
                 needed = {r % W for r in range(h * G, R)}
                 wg[h][c] = [_delay(m, wg[h - 1][c][j], 1, f"wgt_g{h}_c{c}_j{j}") if j in needed else None

@@ -15,8 +15,8 @@ POPCOUNT_STYLES = ("pair", "chain", "tree", "ccu2")  # see hdl.pe.popcount_xnor 
 
 
 # skew_lutram -> the shortest line a RAM can hold (hdl/skew.py): a write back (1), the read
-# (0 asynchronous / 1 synchronous) and the fabric register after it (1)
-SKEW_MIN_DELAY = {0: 3, 1: 2}
+# (0 asynchronous / 1 synchronous) and the two fabric registers after it (2)
+SKEW_MIN_DELAY = {0: 4, 1: 3}
 
 
 class ConfigError(ValueError):
@@ -44,12 +44,12 @@ PARAM_RANGES = {
                       "0: drain from the accumulators, the next `first` beat waits (fewer flip-flops)")),
     "channels": ("cols", 4096, "output channels whose thresholds the core stores (multiple of cols)"),
     "out_fifo": (0, 64, ("0: out.ready stalls the drain and threshold pipeline (one clock enable on their "
-                        "flip-flops); 3..64: they never stall, the drain reads a row only while an out_fifo-deep "
+                        "flip-flops); 1..64: they never stall, the drain reads a row only while an out_fifo-deep "
                         "output FIFO has room for every beat in flight (credits; 8 + act + drain stages keep one beat per cycle)")),
     "drain_hop": (0, 64, ("credit flow only: PE rows per drain register down a column (row r is read r // hop "
                          "cycles late, an OR chain carries the row down; >= weight_hop); 0: one R:1 row mux per column")),
     "skew_mem": (0, 64, ("0: the input skew lines (row r waits r // weight_hop, column c waits c // act_hop) are "
-                        "flip-flops; 3..64 (2..64 with skew_lutram): lines of at least this many cycles are RAM "
+                        "flip-flops; 4..64 (3..64 with skew_lutram): lines of at least this many cycles are RAM "
                         "ring buffers, one per delay (one flip-flop per bit instead of one per cycle)")),
     "skew_lutram": (0, 1, ("skew_mem's RAMs: 0 block RAM (synchronous read), 1 LUT RAM (asynchronous read; ECP5 "
                           "TRELLIS_DPR16X4, for 150 MHz: a DP16KD's output takes 5.83 ns in nextpnr)")),
@@ -90,8 +90,6 @@ class AccelConfig:
             object.__setattr__(self, name, int(value))
         if self.rows % self.weight_rows:
             raise ConfigError(f"weight_rows must divide rows ({self.rows}), not {self.weight_rows!r}")
-        if self.out_fifo in (1, 2):  # SyncFIFOBuffered(depth=2) can refuse a write while it holds one beat
-            raise ConfigError(f"out_fifo must be 0 or an integer in 3..64, not {self.out_fifo!r}")
         shortest = SKEW_MIN_DELAY[self.skew_lutram]
         if 0 < self.skew_mem < shortest:
             raise ConfigError(f"skew_mem must be 0 or an integer in {shortest}..64, not {self.skew_mem!r}")

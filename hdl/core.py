@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .array import XnorArray
 from .config import AccelConfig
+from .credit_fifo import CreditFifo
 from .layouts import beat_layout, out_layout, thr_layout
 from .threshold import ThresholdUnit
 
@@ -26,6 +26,24 @@ def core_signature(cfg: AccelConfig) -> wiring.Signature:
         "thr": In(stream.Signature(thr_layout(cfg))),
         "out": Out(stream.Signature(out_layout(cfg))),
     })
+
+
+FIFO_SLICE_COLS = 8  # output columns per CreditFifo slice (one memory and pointer pair each)
+
+
+def _fifo_slices(cfg: AccelConfig) -> list[list[int]]:
+    """The out payload's bits by column group: p and y of FIFO_SLICE_COLS columns per slice (row and
+    last_row ride in the first), so each slice's storage sits under its own columns."""
+    lay = out_layout(cfg)
+    row, p, y, last = (lay[f] for f in ("row", "p", "y", "last_row"))
+    slices = []
+    for c0 in range(0, cfg.cols, FIFO_SLICE_COLS):
+        bits = [] if c0 else [*range(row.offset, row.offset + row.width), last.offset]
+        for c in range(c0, min(c0 + FIFO_SLICE_COLS, cfg.cols)):
+            bits += range(p.offset + c * cfg.acc_width, p.offset + (c + 1) * cfg.acc_width)
+            bits += range(y.offset + c * cfg.y_width, y.offset + (c + 1) * cfg.y_width)
+        slices.append(bits)
+    return slices
 
 
 class XnorCore(wiring.Component):
@@ -54,7 +72,7 @@ class XnorCore(wiring.Component):
         # credit flow: tu.out.ready is 1, so the drain and threshold enables fold away; the drain reads
         # a row only while the FIFO has room for every beat in flight (`count` < depth)
         depth = self.cfg.out_fifo
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=len(tu.out.payload.as_value()), depth=depth)
+        m.submodules.fifo = fifo = CreditFifo(len(tu.out.payload.as_value()), depth, _fifo_slices(self.cfg))
         count = Signal(range(depth + 1))  # beats taken by the drain and not yet handed out
         # room == (count < depth) as a flip-flop, its next value chosen by (taken, pop) among
         # comparisons of the count register alone: the loops room -> read -> taken -> room and
@@ -68,8 +86,8 @@ class XnorCore(wiring.Component):
         m.d.comb += [
             tu.out.ready.eq(1),
             fifo.w_en.eq(tu.out.valid), fifo.w_data.eq(tu.out.payload),
-            self.out.valid.eq(fifo.r_rdy), self.out.payload.eq(fifo.r_data), fifo.r_en.eq(self.out.ready),
             array.room.eq(room),
         ]
         m.d.sync += [count.eq(count_next), room.eq(room_next)]
+        wiring.connect(m, fifo.out, wiring.flipped(self.out))
         return m

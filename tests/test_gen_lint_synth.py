@@ -26,10 +26,10 @@ CONFIGS = {
                      "--drain-hop", "2"],  # the row-systolic drain
     "4x4k7_hop1": ["--rows", "4", "--cols", "4", "--k", "7", "--weight-hop", "1", "--act-hop", "1"],
     # the long skew lines in RAM (rows 3..7 and column 3 of 4; two weight words per column)
-    "8x4k7_skewmem3": ["--rows", "8", "--cols", "4", "--k", "7", "--weight-hop", "1", "--weight-rows", "2",
-                       "--skew-mem", "3"],
-    "8x4k7_skewlut2": ["--rows", "8", "--cols", "4", "--k", "7", "--weight-hop", "1", "--weight-rows", "2",
-                       "--skew-mem", "2", "--skew-lutram", "1"],
+    "8x4k7_skewmem4": ["--rows", "8", "--cols", "4", "--k", "7", "--weight-hop", "1", "--weight-rows", "2",
+                       "--skew-mem", "4"],
+    "8x4k7_skewlut3": ["--rows", "8", "--cols", "4", "--k", "7", "--weight-hop", "1", "--weight-rows", "2",
+                       "--skew-mem", "3", "--skew-lutram", "1"],
 }
 
 
@@ -110,12 +110,13 @@ def _synth_counts(tmp_path, family, args, ram):
     return count(_FF[family]), count(ram), json.loads((tmp_path / "config.json").read_text())["parameters"]
 
 
-@pytest.mark.parametrize("family,name", [("ecp5", "8x4k7_skewmem3"), ("ice40", "8x4k7_skewmem3"),
-                                         ("ecp5", "8x4k7_skewlut2")])
+@pytest.mark.parametrize("family,name", [("ecp5", "8x4k7_skewmem4"), ("ice40", "8x4k7_skewmem4"),
+                                         ("ecp5", "8x4k7_skewlut3")])
 def test_skew_lines_move_into_ram(tmp_path, family, name):
-    """skew_mem: the lines of every delay n >= skew_mem share one RAM (as many cells as its width
-    needs), and each line keeps 1 flip-flop per bit instead of n; the RAM's two pointers cost
-    log2(depth) each, depth the power of 2 above the n - 2 (block) or n - 1 (LUT RAM) writes back."""
+    """skew_mem: the activation lines of every delay n >= skew_mem share one RAM, and so do the weight
+    lines (as many cells as its width needs), and each line keeps 2 flip-flops per bit instead of n;
+    the RAM's two pointers cost log2(depth) each, depth the power of 2 above the n - 3 (block) or
+    n - 2 (LUT RAM) writes back."""
     args = CONFIGS[name]
     flops = args[:args.index("--skew-mem")]  # (the skew options come last)
     lut = int("--skew-lutram" in args)
@@ -124,16 +125,16 @@ def test_skew_lines_move_into_ram(tmp_path, family, name):
     ff_reg, ram_reg, _ = _synth_counts(tmp_path / "reg", family, flops, pat)
     delays = {}
     for r in range(p["rows"]):
-        delays.setdefault(r // p["weight_hop"], []).append(p["k"])
+        delays.setdefault(("act", r // p["weight_hop"]), []).append(p["k"])
     for c in range(p["cols"]):
-        delays.setdefault(c // p["act_hop"], []).extend([p["k"]] * p["weight_rows"])
-    in_mem = {n: w for n, w in delays.items() if n >= p["skew_mem"]}
+        delays.setdefault(("wgt", c // p["act_hop"]), []).extend([p["k"]] * p["weight_rows"])
+    in_mem = {(g, n): w for (g, n), w in delays.items() if n >= p["skew_mem"]}
     assert ram_reg == 0 and ram == sum(-(-sum(w) // cell_width) for w in in_mem.values()) > 0
-    saved = sum((n - 1) * sum(w) - 2 * (n - 2 + lut).bit_length() for n, w in in_mem.items())
+    saved = sum((n - 2) * sum(w) - 2 * (n - 3 + lut).bit_length() for (_, n), w in in_mem.items())
     assert ff_reg - ff_mem == saved
 
 
-@pytest.mark.parametrize("name", ["4x4k7_hop1", "8x4k7_skewlut2"])
+@pytest.mark.parametrize("name", ["4x4k7_hop1", "8x4k7_skewlut3"])
 @pytest.mark.parametrize("popcount", ["pair", "ccu2"])
 def test_reset_stays_out_of_the_array(tmp_path, name, popcount):
     """No flip-flop of a PE, a PE row or a control hop has a reset: a reset net reaching them spans

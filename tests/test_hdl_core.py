@@ -50,8 +50,8 @@ def test_latency_matches_config(style):
                     "drain_hop": 2},  # row blocks 0..4 (the last truncated), round trip 14
                    {"rows": 8, "cols": 7, "k": 7, "max_fanin": 70, "weight_hop": 1, "act_hop": 2, "out_fifo": 20,
                     "drain_hop": 3},
-                   {"rows": 8, "cols": 6, "k": 7, "max_fanin": 70, "weight_hop": 1, "skew_mem": 3},  # RAM lines
-                   {"rows": 8, "cols": 6, "k": 7, "max_fanin": 70, "weight_hop": 1, "skew_mem": 2, "skew_lutram": 1}):
+                   {"rows": 8, "cols": 6, "k": 7, "max_fanin": 70, "weight_hop": 1, "skew_mem": 4},  # RAM lines
+                   {"rows": 8, "cols": 6, "k": 7, "max_fanin": 70, "weight_hop": 1, "skew_mem": 3, "skew_lutram": 1}):
         p = {"weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, **params}
         p.setdefault("channels", p["cols"])
         case = random_case("lat", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)

@@ -32,6 +32,7 @@ def test_broken_pe_fails_formal(style):
     ({"rows": 2, "cols": 2, "k": 2, "max_fanin": 6, "weight_hop": 1}, 20),
     ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_rows": 3, "overlap": 0}, 16),
     ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 3}, 20),  # the credit FIFO's output
+    ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 1}, 20),  # one credit: a beat at a time
     ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_hop": 1, "out_fifo": 4, "drain_hop": 1}, 24),
 ])
 def test_core_stream_contract(params, depth):
@@ -50,10 +51,10 @@ def test_threshold_unit_equals_reference(params, style):
     assert ok, log
 
 
-# One RAM per delay (the two lines of delay 4 share one). Block RAM, n - 2 writes back: delays 3, 4,
-# 5, 6, 9, 10 get ring depths 2, 4, 4, 8, 8, 16; LUT RAM, n - 1 writes back, from delay 2: depths
-# 2, 4, 4, 8, 8, 16, 16 for 2, 3, 4, 5, 6, 9, 10. 24 steps wrap a 16-deep ring once.
-SKEW_DELAYS = {False: (3, 4, 4, 5, 6, 9, 10), True: (2, 3, 4, 4, 5, 6, 9, 10)}
+# One RAM per delay (the two lines of delay 5 share one). Block RAM, n - 3 writes back: delays 4, 5,
+# 6, 7, 10, 11 get ring depths 2, 4, 4, 8, 8, 16; LUT RAM, n - 2 writes back, from delay 3: depths
+# 2, 4, 4, 8, 8, 16, 16 for 3, 4, 5, 6, 7, 10, 11. 24 steps wrap a 16-deep ring once.
+SKEW_DELAYS = {False: (4, 5, 5, 6, 7, 10, 11), True: (3, 4, 5, 5, 6, 7, 10, 11)}
 
 
 @pytest.mark.parametrize("lut", [False, True], ids=["block", "lut"])
