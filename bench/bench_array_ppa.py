@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from fpga.build import parse_margins
 from fpga.netlist import open_chain_ends
 
 # iCE40: an LC is one LUT4 + one FF, so flip-flops count as much as logic: overlap=0 (no result
@@ -38,7 +39,7 @@ POINTS = {
     # every 4 rows (without one neither router converged at 16x16), skew lines of 2+ cycles in LUT RAM
     "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 31, "target_mhz": 150.0,
              "gen": {"max_fanin": 1023, "overlap": 1, "popcount": "ccu2", "weight_hop": 4, "act_hop": 4,
-                     "pipeline": 2, "out_fifo": 24, "drain_hop": 4, "skew_mem": 2, "skew_lutram": 1}},
+                     "pipeline": 2, "out_fifo": 24, "drain_hop": 4, "skew_mem": 3, "skew_lutram": 1}},
     "ice40": {"device": "ice40-up5k", "rows": 8, "cols": 8, "k": 8, "target_mhz": 48.0,
               "gen": {"max_fanin": 255, "overlap": 0, "popcount": "chain", "weight_hop": 4}},
 }
@@ -89,7 +90,8 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
 
 def run_point(family: str, k: int | None, overrides: dict, flow: str = "ooc", placer: str = "heap",
               router: str = "router1", route: bool = True, size: tuple[int | None, int | None] = (None, None),
-              seed: int | None = None) -> dict:
+              seed: int | None = None, keep: str | None = None, floorplan: bool = False,
+              nextpnr_args: tuple[str, ...] = (), margins: tuple[int, ...] = (0, 0, 0, 0)) -> dict:
     p = dict(POINTS[family])
     if k is not None:
         p["k"] = k
@@ -98,7 +100,8 @@ def run_point(family: str, k: int | None, overrides: dict, flow: str = "ooc", pl
             p[name] = v
     g = dict(p["gen"], **{n: v for n, v in overrides.items() if v is not None})
     with tempfile.TemporaryDirectory(prefix="xnorgen_ppa_") as tmp:
-        out = Path(tmp) / "core"
+        root = Path(keep) if keep else Path(tmp)  # --keep: logs and netlists stay for a look at the paths
+        out = root / "core"
         cmd = [sys.executable, "-m", "gen", "--rows", str(p["rows"]), "--cols", str(p["cols"]), "--k", str(p["k"]),
                *(a for n, v in g.items() for a in (f"--{n.replace('_', '-')}", str(v))), "--out", str(out)]
         subprocess.run(cmd, check=True, capture_output=True)
@@ -111,20 +114,24 @@ def run_point(family: str, k: int | None, overrides: dict, flow: str = "ooc", pl
             res = direct_ecp5(out, ops, p["target_mhz"], widelut=g.get("popcount") == "ccu2", placer=placer,
                               router=router, route=route, seed=seed)
             return {**head, **res, "flow_s": round(time.monotonic() - t0, 1)}
+        from fpga.floorplan import Floorplan
         from fpga.ooc import ooc_ppa
         from gen.component import GeneratedCore
 
         # ECP5 in context: the harness's PLL clock is on the global network, its inputs come from registers
-        opts = ("--router", router, "--placer", placer) if family == "ecp5" else None
+        opts = ("--router", router, "--placer", placer, *nextpnr_args) if family == "ecp5" else None
         rep = ooc_ppa(GeneratedCore(out), p["device"], target_mhz=p["target_mhz"], ops_per_cycle=ops,
                       params=cfg["parameters"], name=f"xnorgen_core_{p['rows']}x{p['cols']}",
-                      nextpnr_opts=opts, seed=1 if seed is None else seed, timeout_s=6 * 3600.0)
+                      nextpnr_opts=opts, seed=1 if seed is None else seed, timeout_s=6 * 3600.0,
+                      build_dir=root / "build" if keep else None,
+                      floorplan=Floorplan(p["rows"], p["cols"], tuple(margins)) if floorplan else None)
         secs = time.monotonic() - t0
     core = rep.core or rep.total
     return {**head, "lut4_equiv": core["lut4_equiv"], "carry": core["carry"], "ff": core["ff"], "ebr": core["ebr"],
             "fmax_mhz": rep.core_fmax_mhz, "ops_per_cycle_per_lut": rep.ops_per_cycle_per_lut, "fits": rep.fits,
             "packed_comb": rep.utilization.get("TRELLIS_COMB", {}).get("used"),
-            "flow": "fpga.ooc.ooc_ppa (board harness, PLL: global clock)" + (f", {' '.join(opts)}" if opts else ""),
+            "flow": "fpga.ooc.ooc_ppa (board harness, PLL: global clock)" + (f", {' '.join(opts)}" if opts else "")
+                    + (f", floorplan (margins {','.join(map(str, margins))})" if floorplan else ""),
             "flow_s": round(secs, 1)}
 
 
@@ -188,6 +195,13 @@ def main(argv=None) -> int:
                     help="ooc: fpga.ooc's board harness (PLL on a global clock, every core input from a register; "
                          "--router/--placer/--seed apply on ECP5); direct (ECP5): synth_ecp5 + nextpnr "
                          "--out-of-context, whose clock is routed on the fabric and whose input ports are untimed")
+    ap.add_argument("--floorplan", action="store_true",
+                    help="ECP5 ccu2: pin each PE's carry chains to its block of the fabric (fpga/floorplan.py)")
+    ap.add_argument("--margins", type=parse_margins, default="0,0,0,0", metavar="W,N,E,S",
+                    help="with --floorplan: tiles left to the placer at the west, north, east and south edges")
+    ap.add_argument("--nextpnr-arg", action="append", default=[], metavar="ARG",
+                    help="ECP5: one more nextpnr argument, e.g. --nextpnr-arg=--detailed-timing-report (repeatable)")
+    ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (nextpnr log, timing report)")
     ap.add_argument("--pe", action="store_true", help="single-PE Yosys sweep instead of the array PnR")
     args = ap.parse_args(argv)
     if args.no_route and args.flow != "direct":
@@ -203,7 +217,8 @@ def main(argv=None) -> int:
                                     "pipeline": args.pipeline, "out_fifo": args.out_fifo,
                                     "drain_hop": args.drain_hop, "skew_mem": args.skew_mem,
                                     "skew_lutram": args.skew_lutram}, args.flow, args.placer,
-                     args.router, not args.no_route, (args.rows, args.cols), args.seed)
+                     args.router, not args.no_route, (args.rows, args.cols), args.seed, args.keep, args.floorplan,
+                     tuple(args.nextpnr_arg), args.margins)
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"
         print(f"| {r['device']} | {r['rows']}x{r['cols']} | {r['k']} | {r['popcount']} | {r['lut4_equiv']} | "

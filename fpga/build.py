@@ -19,11 +19,12 @@ from hdl.config import POPCOUNT_STYLES
 from .bridge import UartBridge
 from .cores import CORE_KINDS, make_core
 from .devices import BOARDS
+from .floorplan import Floorplan
 from .flow import FlowError, FlowOptions, run_flow
 from .report import PpaReport
 from .top import CORE_MODULE, BoardTop, board_pll
 
-__all__ = ["DefaultsHelp", "build_board", "main"]
+__all__ = ["DefaultsHelp", "build_board", "main", "parse_margins"]
 
 LIMITS = {"rows": (1, 64), "cols": (1, 64), "k": (1, 256)}
 
@@ -47,8 +48,12 @@ class _Parser(argparse.ArgumentParser):
 def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str | Path, mhz: float | None = None,
                 baud: int = 115200, seed: int = 1, core_kind: str = "auto", pack: bool = True,
                 nextpnr_opts: tuple[str, ...] | None = None, core_cfg: dict | None = None,
-                popcount: str = "pair") -> PpaReport:
-    """Build and write the report; raises ValueError on bad parameters (before anything is written)."""
+                popcount: str = "pair", floorplan: str = "auto",
+                margins: tuple[int, int, int, int] = (0, 0, 0, 0)) -> PpaReport:
+    """Build and write the report; raises ValueError on bad parameters (before anything is written).
+
+    floorplan "auto" pins the PE carry chains (fpga/floorplan.py) for ccu2 cores on ECP5, "on" insists
+    (an error where there are none), "off" leaves all placement to nextpnr."""
     board = BOARDS[board_name]
     for name, value in (("rows", rows), ("cols", cols), ("k", k)):
         lo, hi = LIMITS[name]
@@ -67,8 +72,14 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
     s = top.pll_settings
     notes = [f"PLL {s.fin_mhz:g} MHz -> {s.fout_mhz:.3f} MHz (VCO {s.fvco_mhz:.1f} MHz, {s.params})",
              f"core: {choice.name}"]
+    if floorplan not in ("auto", "on", "off"):
+        raise ValueError(f"--floorplan must be auto, on or off, not {floorplan!r}")
+    chains = board.family == "ecp5" and popcount == "ccu2" and choice.name == "XnorCore"
+    if floorplan == "on" and not chains:
+        raise ValueError("--floorplan on needs a ccu2 XnorCore on an ECP5 board (its PE carry chains are pinned)")
+    plan = Floorplan(rows, cols, tuple(margins)) if chains and floorplan != "off" else None
     opts = FlowOptions(nextpnr_opts=board.nextpnr_opts if nextpnr_opts is None else nextpnr_opts, seed=seed,
-                       pack=pack, extra_notes=notes)
+                       pack=pack, extra_notes=notes, floorplan=plan)
 
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +102,14 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
     return rep
 
 
+def parse_margins(text: str) -> tuple[int, int, int, int]:
+    """W,N,E,S tile counts (argparse type: a bad value is a one-line error)."""
+    parts = text.split(",")
+    if len(parts) != 4 or not all(v.strip().isdigit() for v in parts):
+        raise argparse.ArgumentTypeError(f"expected four tile counts W,N,E,S, not {text!r}")
+    return tuple(int(v) for v in parts)
+
+
 def main(argv=None) -> int:
     p = _Parser(prog="python -m fpga.build", description=__doc__.splitlines()[0],
                 formatter_class=DefaultsHelp)
@@ -110,6 +129,10 @@ def main(argv=None) -> int:
     # PE: 1.02 op/LUT, 147 MHz at 8x8 only with --cfg pipeline=2 and nextpnr router1 (README)
     p.add_argument("--popcount", choices=POPCOUNT_STYLES, default="pair",
                    help="PE popcount structure (ccu2: ECP5 carry cells, try --cfg act_hop=4 --cfg pipeline=2)")
+    p.add_argument("--floorplan", choices=("auto", "on", "off"), default="auto",
+                   help="pin each PE's carry chains to its block of the fabric (auto: ccu2 cores on ECP5)")
+    p.add_argument("--margins", type=parse_margins, default="0,0,0,0", metavar="W,N,E,S",
+                   help="with the floorplan: tiles left to the placer at the west, north, east and south edges")
     p.add_argument("--cfg", action="append", default=[], metavar="NAME=VALUE",
                    help="further hdl.config.AccelConfig field, e.g. --cfg weight_hop=4 (repeatable)")
     p.add_argument("--strict", action="store_true", help="exit 1 when timing or fit is not met")
@@ -128,7 +151,8 @@ def main(argv=None) -> int:
         core_cfg[name] = int(value)
     try:
         rep = build_board(a.board, rows, cols, k, out_dir=out, mhz=a.mhz, baud=a.baud, seed=a.seed,
-                          core_kind=a.core, core_cfg=core_cfg, popcount=a.popcount)
+                          core_kind=a.core, core_cfg=core_cfg, popcount=a.popcount, floorplan=a.floorplan,
+                          margins=a.margins)
     except (ValueError, TypeError) as e:    # TypeError: an unknown AccelConfig field
         p.error(str(e))
     except FlowError as e:

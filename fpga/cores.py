@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+
 from .provisional import ProvisionalCore
 
 __all__ = ["CORE_KINDS", "CoreChoice", "make_core", "xnorcore_available"]
@@ -22,6 +25,34 @@ def xnorcore_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+class _GeneratedModulesCore(wiring.Component):
+    """XnorCore with its PE and PE-row modules instantiated from the Verilog `python -m gen` writes.
+
+    Why: then a board build places the netlist the benchmarks measure (control hop registers kept
+    apart, hdl/array.py HOP_REG; PE carry chains named as fpga/floorplan.py expects), and a 32x32
+    core elaborates in seconds instead of building 1,024 PEs in Amaranth.
+    """
+
+    def __init__(self, cfg, style: str):
+        from hdl.core import XnorCore, core_signature
+
+        self.cfg, self.style = cfg, style
+        self._core = XnorCore(cfg, style, pe_mode="instance", cells="ecp5" if style == "ccu2" else "generic")
+        super().__init__(core_signature(cfg))
+
+    def elaborate(self, platform):
+        from gen.emit import verilog_text
+
+        m = Module()
+        m.submodules.core = core = self._core
+        wiring.connect(m, wiring.flipped(self.beat), core.beat)
+        wiring.connect(m, wiring.flipped(self.thr), core.thr)
+        wiring.connect(m, core.out, wiring.flipped(self.out))
+        if platform is not None:
+            platform.add_file("xnorgen_modules.v", verilog_text(self.cfg, self.style, jobs=1, parts=("pe", "row")))
+        return m
 
 
 @dataclass
@@ -48,7 +79,6 @@ def make_core(kind: str, rows: int, cols: int, k: int, extra: dict | None = None
     ops = 2 * rows * cols * k
     if kind == "xnorcore":
         from hdl.config import POPCOUNT_STYLES, AccelConfig
-        from hdl.core import XnorCore
         if popcount not in POPCOUNT_STYLES:
             raise ValueError(f"popcount must be one of {', '.join(POPCOUNT_STYLES)}, not {popcount!r}")
         cfg = AccelConfig(rows=rows, cols=cols, k=k, **extra)
@@ -57,8 +87,7 @@ def make_core(kind: str, rows: int, cols: int, k: int, extra: dict | None = None
             if hasattr(cfg, name):
                 params[name] = getattr(cfg, name)
         params["popcount"] = popcount
-        cells = "ecp5" if popcount == "ccu2" else "generic"
-        return CoreChoice(XnorCore(cfg, popcount, cells=cells), "XnorCore", params, ops)
+        return CoreChoice(_GeneratedModulesCore(cfg, popcount), "XnorCore", params, ops)
     if extra:
         raise ValueError(f"--cfg {', '.join(extra)}: the provisional core takes only rows, cols, k")
     return CoreChoice(ProvisionalCore(rows, cols, k), "ProvisionalCore", {"rows": rows, "cols": cols, "k": k},

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .floorplan import Floorplan, pin_pe_chains
 from .netlist import open_chain_ends
 from .report import PpaReport, parse_nextpnr_report, parse_yosys_stat
 
@@ -64,6 +65,8 @@ class FlowOptions:
     timeout_s: float = 3600.0
     synth_opts: tuple[str, ...] = ()
     extra_notes: list[str] = field(default_factory=list)
+    # ECP5: pin every PE's carry chains to its block of the fabric (fpga/floorplan.py); None: off
+    floorplan: Floorplan | None = None
 
 
 def _run(stage: str, cmd: list[str], cwd: Path, log: str, timeout: float) -> float:
@@ -107,12 +110,15 @@ def _nextpnr_opts(options: FlowOptions) -> list[str]:
     return [*(options.nextpnr_opts or ()), "--seed", str(options.seed), "--timing-allow-fail"]
 
 
-def _auto_router(platform, family: str, build_dir: Path, notes: list[str]) -> tuple[str, ...]:
-    """router2 for ECP5 designs filling more than ROUTER2_ABOVE of the device's LUTs, else router1."""
+def _auto_router(platform, family: str, build_dir: Path, notes: list[str], floorplanned: bool) -> tuple[str, ...]:
+    """router2 for ECP5 designs filling more than ROUTER2_ABOVE of the device's LUTs, else router1;
+    router1 whenever the PE grid is floorplanned (32x32 K=15: router1 routed in 239 s at 114 MHz,
+    router2 in 2-4 min at 89 MHz: its detours inside a PE; unfloorplanned, router1 did not finish)."""
     luts = parse_yosys_stat(build_dir / "top.stat.json", family)[0]["lut4_equiv"]
     fill = luts / LUT_CAPACITY.get(platform.device, 1 << 30)
-    router = "router2" if family == "ecp5" and fill > ROUTER2_ABOVE else "router1"
-    notes.append(f"nextpnr router: {router} (synthesized design fills {100 * fill:.0f} % of the LUTs)")
+    router = "router2" if family == "ecp5" and fill > ROUTER2_ABOVE and not floorplanned else "router1"
+    why = ", the PE grid floorplanned" if floorplanned else ""
+    notes.append(f"nextpnr router: {router} (synthesized design fills {100 * fill:.0f} % of the LUTs{why})")
     return ("--router", router)
 
 
@@ -177,8 +183,13 @@ def run_flow(platform, top, build_dir: str | os.PathLike, *, family: str, design
             if n_cin or n_cout:
                 notes.append(f"carry chains: {n_cin} CIN / {n_cout} COUT ends opened (fpga.netlist), "
                              "so nextpnr adds no feed-in / pass-out CCU2C there")
+            if options.floorplan is not None:
+                fp = pin_pe_chains(build_dir / "top.json", platform.device, options.floorplan)
+                notes.append(f"floorplan (fpga.floorplan): {fp['pes']} PEs, {fp['comb_pinned']} carry LUTs and "
+                             f"{fp['ff_pinned']} flip-flops pinned, {fp['ff_unpaired']} flip-flops on general routing")
         if options.nextpnr_opts is None:
-            options = dataclasses.replace(options, nextpnr_opts=_auto_router(platform, family, build_dir, notes))
+            options = dataclasses.replace(options, nextpnr_opts=_auto_router(platform, family, build_dir, notes,
+                                                                             options.floorplan is not None))
         times.update(_pnr_and_pack(platform, family, build_dir, options))
         if core_job is not None:
             times["synth_core"] = core_job.result()

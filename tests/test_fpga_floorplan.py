@@ -1,0 +1,132 @@
+"""fpga.floorplan: PE blocks tile the fabric, pinned cells are what nextpnr's packer makes, and they stay put.
+
+Why nextpnr in the loop: the pinned TRELLIS_COMB halves replace nextpnr's own CCU2C conversion, so
+the proof that they are the same cells is nextpnr's packer output for both netlists.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fpga.floorplan import Floorplan, FloorplanError, PlcGrid, pe_regions, pin_pe_chains
+from fpga.flow import tool
+from fpga.netlist import open_chain_ends
+from gen.emit import verilog_text
+from hdl.config import AccelConfig
+
+YOSYS = tool("YOSYS")
+NEXTPNR = tool("NEXTPNR_ECP5")
+
+
+@pytest.mark.parametrize("device,rows,cols,margins", [
+    ("LFE5U-85F", 32, 32, (0, 0, 0, 0)), ("LFE5U-85F", 3, 7, (2, 1, 3, 4)), ("LFE5U-25F", 1, 1, (0, 0, 0, 0)),
+    ("LFE5U-25F", 16, 5, (0, 0, 0, 0))])
+def test_regions_tile_the_grid(device, rows, cols, margins):
+    grid = PlcGrid.load(device)
+    west, north, east, south = margins
+    inner = {(x, y) for x in grid.xs[west:len(grid.xs) - east] for y in grid.ys[north:len(grid.ys) - south]}
+    seen: set[tuple[int, int]] = set()
+    regions = pe_regions(grid, rows, cols, margins)
+    assert set(regions) == {(r, c) for r in range(rows) for c in range(cols)}
+    for (r, c), reg in regions.items():
+        tiles = {(x, y) for x in range(reg.x_lo, reg.x_hi) for y in reg.ys}
+        assert tiles and not tiles & seen and tiles <= inner
+        seen |= tiles
+        if c:  # columns run west to east, rows north to south, like the array is drawn
+            assert regions[(r, c - 1)].x_hi == reg.x_lo
+        if r:
+            assert max(regions[(r - 1, c)].ys) < min(reg.ys)
+    assert seen == inner
+
+
+def test_region_errors():
+    grid = PlcGrid.load("LFE5U-25F")
+    with pytest.raises(FloorplanError, match=r"^a 64x64 grid needs at least 64 x 64 logic tiles; LFE5U-25F leaves "
+                                             r"\d+ x \d+ inside margins \(0, 0, 0, 0\)$"):
+        pe_regions(grid, 64, 64)
+    with pytest.raises(FloorplanError, match=r"^no floorplan for device 'iCE40UP5K' \(ECP5 only: "):
+        PlcGrid.load("iCE40UP5K")
+
+
+def _synth(tmp: Path, rows: int, cols: int, k: int) -> Path:
+    """A generated ccu2 core as Yosys leaves it for nextpnr (chain ends opened, as fpga.flow does)."""
+    cfg = AccelConfig(rows=rows, cols=cols, k=k, max_fanin=255, pipeline=2, act_hop=2, weight_hop=2)
+    (tmp / "core.v").write_text(verilog_text(cfg, "ccu2", jobs=1))
+    subprocess.run([YOSYS, "-q", "-p", "read_verilog core.v; synth_ecp5 -abc9 -top xnorgen_core; write_json core.json"],
+                   cwd=tmp, check=True, capture_output=True)
+    open_chain_ends(tmp / "core.json")
+    return tmp / "core.json"
+
+
+def _packed(tmp: Path, netlist: str, *extra: str) -> dict:
+    subprocess.run([NEXTPNR, "--25k", "--out-of-context", "--json", netlist, *extra, "--write", "out.json",
+                    "--log", "pnr.log"], cwd=tmp, check=True, capture_output=True)
+    mod = json.loads((tmp / "out.json").read_text())["modules"]
+    return next(iter(mod.values()))
+
+
+def _comb_view(mod: dict) -> dict:
+    """PE carry halves after packing: name -> (parameters, net name on each port)."""
+    names = {}
+    for net, info in mod["netnames"].items():
+        for b in info["bits"]:
+            names.setdefault(b, net)
+    view = {}
+    for name, cell in mod["cells"].items():
+        if cell["type"] == "TRELLIS_COMB" and re.search(r"\.pe\d+\.\w+_ccu\d+\$CCU2_COMB\d$", name):
+            params = {k: str(v).strip() for k, v in cell["parameters"].items()
+                      if k in ("MODE", "INITVAL", "CCU2_INJECT1")}
+            ports = {p: [names.get(b, b) for b in bits] for p, bits in cell["connections"].items()
+                     if p in ("A", "B", "C", "D", "F", "FCI", "FCO") and bits}  # (unconnected: absent or [])
+            view[name] = (params, ports)
+    return view
+
+
+def test_pinned_cells_are_the_packers_cells(tmp_path):
+    """The pinned halves equal nextpnr's own conversion of the same CCU2C: parameters and nets."""
+    netlist = _synth(tmp_path, 2, 3, 7)
+    shutil.copy(netlist, tmp_path / "pinned.json")
+    stats = pin_pe_chains(tmp_path / "pinned.json", "LFE5U-25F", Floorplan(2, 3))
+    assert stats["pes"] == 6 and stats["comb_pinned"] > 6 * 8 and stats["ff_pinned"] > 0
+    ref = _comb_view(_packed(tmp_path, "core.json", "--pack-only"))
+    got = _comb_view(_packed(tmp_path, "pinned.json", "--pack-only"))
+    assert len(ref) == stats["comb_pinned"]
+    assert got == ref
+
+
+def test_pinned_cells_stay_put(tmp_path):
+    """Placed and routed, every pinned cell sits on its bel and each pinned flip-flop beside its LUT."""
+    _synth(tmp_path, 2, 3, 7)
+    pin_pe_chains(tmp_path / "core.json", "LFE5U-25F", Floorplan(2, 3))
+    pinned = json.loads((tmp_path / "core.json").read_text())
+    want = {n: c["attributes"]["BEL"] for m in pinned["modules"].values() for n, c in m["cells"].items()
+            if "BEL" in c["attributes"]}
+    placed = _packed(tmp_path, "core.json", "--router", "router1", "--timing-allow-fail")
+    got = {n: c["attributes"].get("NEXTPNR_BEL") for n, c in placed["cells"].items() if n in want}
+    assert got == want
+    regions = pe_regions(PlcGrid.load("LFE5U-25F"), 2, 3)
+    for name, bel in want.items():  # inside its own PE's block
+        r, c = map(int, re.search(r"\.row(\d+)\.pe(\d+)\.", name).groups())
+        x, y = map(int, re.match(r"X(\d+)/Y(\d+)/", bel).groups())
+        reg = regions[(r, c)]
+        assert reg.x_lo <= x < reg.x_hi and y in reg.ys, (name, bel)
+
+
+def test_pin_errors(tmp_path):
+    netlist = _synth(tmp_path, 2, 3, 7)
+    before = netlist.read_bytes()
+    with pytest.raises(FloorplanError, match=r"^core\.json: carry chains of 6 PEs found, not of a 3x3 grid "):
+        pin_pe_chains(netlist, "LFE5U-25F", Floorplan(3, 3))
+    # 2 x 3 blocks on the 25F are about 24 x 11 tiles: ample, so shrink them with margins
+    grid = PlcGrid.load("LFE5U-25F")
+    with pytest.raises(FloorplanError, match=r"^PE \(0, 0\): its carry chains need \d+ LUT slots in rows of at "
+                                             r"most 8; the block is 1 x \d+ tiles"):
+        pin_pe_chains(netlist, "LFE5U-25F", Floorplan(2, 3, (0, 0, len(grid.xs) - 3, 0)))
+    assert netlist.read_bytes() == before  # nothing written on error
+    with pytest.raises(FloorplanError, match=r"^margins must be four tile counts >= 0 \(west, north, east, south\), "
+                                             r"not \(1, 2, 3\)$"):
+        Floorplan(2, 3, (1, 2, 3))
