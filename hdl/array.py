@@ -200,7 +200,7 @@ class XnorArray(wiring.Component):
         # -- reduction metadata: split and chan_block are latched on `first` ----------------------
         cur_split = Signal(cfg.split_width)
         cur_cb = Signal(cfg.chan_block_width)
-        bank_split = Signal(cfg.split_width)
+        bank_mask = Signal(cfg.row_width + 1)  # rows per split group - 1 of the bank being drained
         bank_cb = Signal(cfg.chan_block_width)
         with m.If(accept & pay.first):
             m.d.sync += [cur_split.eq(pay.split), cur_cb.eq(pay.chan_block)]
@@ -229,7 +229,9 @@ class XnorArray(wiring.Component):
         with m.If(accept & pay.last):
             m.d.sync += busy.eq(1)
         with m.If(took_last):
-            m.d.sync += [bank_split.eq(cur_split), bank_cb.eq(cur_cb)]
+            # (the mask as a register: computed from the split at every read, it was the critical path
+            # of a floorplanned 32x32, split -> shift -> subtract -> the group-first compare, 7.5 ns)
+            m.d.sync += [bank_mask.eq((Const(1, 1) << cur_split) - 1), bank_cb.eq(cur_cb)]
             if mism:
                 m.d.sync += bank_bits.eq(cur_bits)
             if fill > 2:
@@ -251,8 +253,7 @@ class XnorArray(wiring.Component):
         # register per row block carries the selected row down its column (no row mux spans it)
         D, Sd = cfg.drain_hop, cfg.drain_stages
         en = Const(1) if cfg.out_fifo else ~o.valid | o.ready
-        mask = Signal(cfg.row_width + 1)
-        m.d.comb += mask.eq((Const(1, 1) << bank_split) - 1)
+        mask = bank_mask
         read = Signal()  # a row is read this cycle
         # row i is the last of its split group: a register set one row ahead, so the credit loop
         # (room -> read -> taken -> the core's counter) does not go through the split mask
@@ -264,15 +265,24 @@ class XnorArray(wiring.Component):
         m.d.comb += [read.eq(en & draining & self.room),
                      self.taken.eq(read & glast)]
         onehot = Signal(R, init=1) if self.style == "ccu2" or D else None  # the row select, stays 1 << i
-        tag_l = data.StructLayout({"valid": 1, "row": cfg.row_width, "gfirst": 1, "glast": 1,
-                                   "cb": cfg.chan_block_width, "bits": cfg.acc_width})
-        tags = Signal(tag_l, name="rd_tags")  # what a read needs besides the row: one cycle after it
+        # tags: what a read needs besides the row, one cycle after it. valid/gfirst/bits feed each column
+        # group's sum; the drain beat's own fields are computed here, at the read, so that after their
+        # long delay line they load the beat's registers with no logic and no enable in between (on a
+        # floorplanned 32x32 a LUT-made enable at the end of that line was the critical path, 7.6 ns)
+        tag_l = data.StructLayout({"valid": 1, "gfirst": 1, "bits": cfg.acc_width, "cb": cfg.chan_block_width,
+                                   "beat": 1, "grow": cfg.row_width, "lastrow": 1})
+        tags = Signal(tag_l, name="rd_tags")
+        gfirst = (i & mask) == 0
+        grow = Signal(cfg.row_width, name="rd_group_row")  # the first row of the group being read
         with m.If(en):  # the tags load every enabled cycle (no `draining` in their enable); valid tags them
             m.d.sync += [
-                tags.valid.eq(read), tags.row.eq(i), tags.gfirst.eq((i & mask) == 0), tags.glast.eq(glast),
-                tags.cb.eq(bank_cb),
+                tags.valid.eq(read), tags.gfirst.eq(gfirst),
                 tags.bits.eq(bank_bits),  # (the bank may take the next reduction's count after the last read)
+                tags.cb.eq(bank_cb), tags.beat.eq(read & glast), tags.grow.eq(Mux(gfirst, i, grow)),
+                tags.lastrow.eq(i == R - 1),
             ]
+            with m.If(read & gfirst):
+                m.d.sync += grow.eq(i)
             with m.If(read):
                 m.d.sync += [i.eq(i + 1), glast.eq(group_last(i + 1, mask))]
                 if onehot is not None:
@@ -332,10 +342,6 @@ class XnorArray(wiring.Component):
             meta = [Signal(len(v), name=f"drain_{n}") for v, n in zip(meta, ("valid", "last_row", "cb", "row"))]
             m.d.comb += [o.valid.eq(meta[0]), o.payload.last_row.eq(meta[1]), o.payload.chan_block.eq(meta[2]),
                          o.payload.row.eq(meta[3])]
-        with m.If(en):
-            m.d.sync += meta[0].eq(ts.valid & ts.glast)
-            with m.If(ts.valid):
-                m.d.sync += [meta[1].eq(ts.row == R - 1), meta[2].eq(ts.cb)]
-                with m.If(ts.gfirst):
-                    m.d.sync += meta[3].eq(ts.row)
+        with m.If(en):  # (between beats these fields are don't-care: valid is low)
+            m.d.sync += [meta[0].eq(ts.beat), meta[1].eq(ts.lastrow), meta[2].eq(ts.cb), meta[3].eq(ts.grow)]
         return m

@@ -23,8 +23,10 @@ class ThresholdUnit(wiring.Component):
     """inp (row popcounts) -> out (popcounts + y); `thr` writes the threshold memory.
 
     Pipeline of 3 registers under one enable (out.ready or an empty output): memory read,
-    compare (N*C comparators), count. `thr` is always ready; a write is seen by rows the unit
-    accepts in later cycles (the read port is not transparent). rst does not clear the thresholds.
+    compare (N*C comparators), count. `thr` is always ready and registered once before the write
+    (its valid would otherwise reach every threshold register straight from the port: across a
+    32-column array 6.9 ns); a write is seen by rows the unit accepts two or more cycles after it
+    (the read port is not transparent). rst does not clear the thresholds.
     """
 
     def __init__(self, cfg: AccelConfig, style: str = "pair", cells: str = "generic"):
@@ -44,20 +46,22 @@ class ThresholdUnit(wiring.Component):
         out = self.out
         en = ~out.valid | out.ready
         m.d.comb += [self.thr.ready.eq(1), self.inp.ready.eq(en)]
+        thr_valid = Signal(reset_less=True)  # (a write taken in a reset cycle still lands, as before)
+        thr = Signal(thr_layout(cfg), reset_less=True)
+        m.d.sync += [thr_valid.eq(self.thr.valid), thr.eq(self.thr.payload)]
         if cfg.blocks > 1:
             m.submodules.mem = mem = Memory(shape=entry, depth=cfg.blocks, init=[])
             wp = mem.write_port()
             rp = mem.read_port(domain="sync")
             m.d.comb += [
-                wp.addr.eq(self.thr.payload.addr), wp.en.eq(self.thr.valid),
-                wp.data.thr.eq(self.thr.payload.thr), wp.data.pol.eq(self.thr.payload.pol),
+                wp.addr.eq(thr.addr), wp.en.eq(thr_valid), wp.data.thr.eq(thr.thr), wp.data.pol.eq(thr.pol),
                 rp.addr.eq(self.inp.payload.chan_block), rp.en.eq(en),
             ]
             tab = rp.data
         else:  # one entry: a register (a depth-1 memory would have a zero-width address) read
             reg = Signal(entry, reset_less=True)  # like the memory: kept across rst, read on accept
-            with m.If(self.thr.valid):
-                m.d.sync += [reg.thr.eq(self.thr.payload.thr), reg.pol.eq(self.thr.payload.pol)]
+            with m.If(thr_valid):
+                m.d.sync += [reg.thr.eq(thr.thr), reg.pol.eq(thr.pol)]
             tab = Signal(entry, reset_less=True)
             with m.If(en):
                 m.d.sync += tab.eq(reg)

@@ -20,15 +20,21 @@ def _fields(stream):
 
 
 class Source:
-    """Drives one stream from a list of payload dicts; `idle` = probability of a bubble per beat."""
+    """Drives one stream from a list of payload dicts; `idle` = probability of a bubble per beat.
 
-    def __init__(self, stream, items, idle=0.0, rng=None, after=None):
-        self.stream, self.fields, self.after = stream, _fields(stream), after
+    `after`: another Source that must be done first, and `gap` cycles more (none: the next cycle)."""
+
+    def __init__(self, stream, items, idle=0.0, rng=None, after=None, gap=0):
+        self.stream, self.fields, self.after, self.gap = stream, _fields(stream), after, gap
         self.items, self.idle, self.rng = list(items), idle, rng or random.Random(0)
         self.pos, self.valid, self.sent_cycles = 0, False, []
 
     def drive(self, ctx):
-        started = self.after is None or self.after.done
+        if self.after is not None and self.after.done and self.gap:
+            self.gap -= 1  # (counts the cycles since `after` finished)
+            started = False
+        else:
+            started = self.after is None or self.after.done
         if started and not self.valid and self.pos < len(self.items) and self.rng.random() >= self.idle:
             self.valid = True
             ctx.set(self.stream.payload.as_value(), pack_payload(self.fields, self.items[self.pos]))

@@ -41,7 +41,7 @@ def test_threshold_unit_matches_reference(cols, n, fanin, blocks, bp, style):
     writes, drain = _case(rng, cols, n, fanin, blocks)
     dut = ThresholdUnit(cfg, style)
     thr = Source(dut.thr, [{"addr": w.addr, "thr": list(w.thr), "pol": list(w.pol)} for w in writes], rng=rng)
-    inp = Source(dut.inp, drain, idle=0.3, rng=rng, after=thr)
+    inp = Source(dut.inp, drain, idle=0.3, rng=rng, after=thr, gap=1)  # (a write is seen 2 cycles on)
     out = Sink(dut.out, backpressure=bp, rng=rng)
     expect = ref_threshold(p, writes, drain)
     run(dut, [thr, inp], [out], [len(expect)], idle_tail=4)

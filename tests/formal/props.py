@@ -124,11 +124,14 @@ class ThresholdRef(wiring.Component):
                      tu.thr.valid.eq(self.thr_valid), tu.thr.payload.eq(self.thr_payload),
                      tu.out.ready.eq(self.out_ready)]
         entry = data.StructLayout({"thr": data.ArrayLayout(cfg.thr_width, N * C), "pol": data.ArrayLayout(1, C)})
-        # like the threshold memory, the shadow table keeps its contents across rst
+        # like the threshold memory, the shadow table keeps its contents across rst; a write reaches
+        # it one cycle after its handshake, as the unit registers `thr` before writing
         table = [Signal(entry, name=f"shadow_{b}", reset_less=True) for b in range(cfg.blocks)]
+        w_valid, w = Signal(reset_less=True), Signal(thr_layout(cfg), reset_less=True)
+        m.d.sync += [w_valid.eq(self.thr_valid), w.eq(self.thr_payload)]
         for b in range(cfg.blocks):
-            with m.If(self.thr_valid & (self.thr_payload.addr == b)):
-                m.d.sync += [table[b].thr.eq(self.thr_payload.thr), table[b].pol.eq(self.thr_payload.pol)]
+            with m.If(w_valid & (w.addr == b)):
+                m.d.sync += [table[b].thr.eq(w.thr), table[b].pol.eq(w.pol)]
         # a block address past the table is outside the contract
         m.d.comb += Assume(~self.thr_valid | (self.thr_payload.addr < cfg.blocks))
         m.d.comb += Assume(~self.inp_valid | (self.inp_payload.chan_block < cfg.blocks))
