@@ -31,7 +31,7 @@ class _GeneratedModulesCore(wiring.Component):
     """XnorCore with its PE and PE-row modules instantiated from the Verilog `python -m gen` writes.
 
     Why: then a board build places the netlist the benchmarks measure (control hop registers kept
-    apart, hdl/array.py HOP_REG; PE carry chains named as fpga/floorplan.py expects), and a 32x32
+    apart, hdl/kept.py; PE carry chains named as fpga/floorplan.py expects), and a 32x32
     core elaborates in seconds instead of building 1,024 PEs in Amaranth.
     """
 

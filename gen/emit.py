@@ -14,9 +14,10 @@ from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
-from hdl.array import HOP_REG_VERILOG, XnorRow, pe_module_name, row_module_name
+from hdl.array import XnorRow, pe_module_name, row_module_name
 from hdl.config import PARAM_RANGES, AccelConfig
 from hdl.core import XnorCore, core_signature
+from hdl.kept import KEPT_REG_VERILOG
 from hdl.layouts import layout_fields
 from hdl.pe import XnorPE
 
@@ -104,7 +105,7 @@ def verilog_text(cfg: AccelConfig, style: str = "pair", jobs: int = 2, parts=("p
     else:
         texts = [_convert(p, cfg, style) for p in parts]
     head = f"// xnorgen core {json.dumps(cfg.params(), sort_keys=True)} popcount={style}\n"
-    return head + "\n".join([*texts, HOP_REG_VERILOG])
+    return head + "\n".join([*texts, KEPT_REG_VERILOG])
 
 
 def _ports(core: wiring.PureInterface) -> list[dict]:

@@ -20,32 +20,13 @@ from amaranth.lib.wiring import In, Out
 
 from .carry import Chain, onehot_mux
 from .config import AccelConfig
+from .kept import kept_reg as _hop_reg
 from .layouts import beat_layout, drain_layout
 from .pe import counts_mismatches, pe_logic
 from .skew import SkewLines
 from .skew import delay as _delay
 
-__all__ = ["HOP_REG", "HOP_REG_VERILOG", "XnorArray", "pe_module_name"]
-
-# The control hop register in generated Verilog. Every PE on one anti-diagonal (equal
-# r // weight_hop + c // act_hop) sees the same valid/first/last in the same cycle, so Yosys'
-# opt_merge would fuse their hop registers into one flip-flop whose net spans the array (routed at
-# 16x16 with hops of 2: 65 tiles, the critical path). `keep` on the always block reaches the
-# flip-flop cell, and opt_merge leaves kept cells alone. (Amaranth attributes reach wires only.)
-HOP_REG = "xnorgen_hop_reg"
-HOP_REG_VERILOG = f"""\
-// Control hop register (one per weight_hop row group, and per act_hop column group of each row):
-// kept, so that synthesis does not merge the equal ones of an anti-diagonal. No reset (hdl/array.py).
-module {HOP_REG} #(parameter integer WIDTH = 1) (
-  input  wire clk,
-  input  wire [WIDTH-1:0] d,
-  output reg  [WIDTH-1:0] q = {{WIDTH{{1'b0}}}}
-);
-  (* keep *)
-  always @(posedge clk)
-    q <= d;
-endmodule
-"""
+__all__ = ["XnorArray", "pe_module_name"]
 
 
 def pe_module_name(cfg: AccelConfig, style: str = "pair") -> str:
@@ -103,23 +84,6 @@ def _group_sum_chain(m: Module, name: str, bits: Value, m_part: Value, acc: Valu
     total = Cat(*(chain.acc(conv[i], acc[i], keep) for i in range(len(acc))))
     chain.emit(m, cells)
     return total
-
-
-def _hop_reg(m: Module, sig: Value, name: str, pe_mode: str) -> Value:
-    """sig registered once, without reset: a control hop (HOP_REG in generated Verilog).
-
-    Why no reset: a reset net reaching every hop spans the whole array; in context (board harness,
-    16x16) it was the critical path, 6.3 ns of routing from the reset synchronizer. Only the head of
-    the control pipeline (`in_ctl`) resets; whatever the hops held before reset travels ahead of the
-    zeros and beats that follow it, so it can only write accumulators and result registers that a
-    later `first` reloads and a later `last` overwrites before the drain reads them (the drain is
-    started by the array's own, reset, countdown). Power-up values are the init values (0).
-    """
-    if pe_mode == "inline":
-        return _delay(m, sig, 1, name)
-    q = Signal(len(sig), name=f"{name}_d1", reset_less=True)
-    m.submodules[name] = Instance(HOP_REG, p_WIDTH=len(sig), i_clk=ClockSignal(), i_d=sig, o_q=q)
-    return q
 
 
 class XnorArray(wiring.Component):

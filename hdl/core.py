@@ -72,7 +72,8 @@ class XnorCore(wiring.Component):
         # credit flow: tu.out.ready is 1, so the drain and threshold enables fold away; the drain reads
         # a row only while the FIFO has room for every beat in flight (`count` < depth)
         depth = self.cfg.out_fifo
-        m.submodules.fifo = fifo = CreditFifo(len(tu.out.payload.as_value()), depth, _fifo_slices(self.cfg))
+        m.submodules.fifo = fifo = CreditFifo(len(tu.out.payload.as_value()), depth, _fifo_slices(self.cfg),
+                                              self.pe_mode)
         count = Signal(range(depth + 1))  # beats taken by the drain and not yet handed out
         # room == (count < depth) as a flip-flop, its next value chosen by (taken, pop) among
         # comparisons of the count register alone: the loops room -> read -> taken -> room and

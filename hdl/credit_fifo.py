@@ -1,40 +1,44 @@
-"""CreditFifo: the credit flow's output FIFO, with no full check on its write side and sliced storage.
+"""CreditFifo: the credit flow's output FIFO, built for a payload as wide as the array.
 
-Why not `amaranth.lib.fifo.SyncFIFOBuffered`: in the credit flow the drain reads a row only while the
-FIFO has room for every beat in flight (hdl/core.py), so a write can never meet a full FIFO. The
-library FIFO still gates each write with its level (`w_rdy`): on a floorplanned 32x32 array that
-gate (level register -> two LUTs -> the write enable of ~90 LUT-RAM cells spread under the columns)
-was the critical path, 10.5 ns. Here the write enable is the writer's valid flip-flop itself, and the
-read side keeps only compares of registers before its clock enables.
+Why not `amaranth.lib.fifo.SyncFIFOBuffered`: a 32-column output word is ~360 bits written from
+under every column, so its storage spreads over the chip's width, and on a floorplanned 32x32 array
+every net that reached all of it was in turn the critical path:
+- the library FIFO gates each write with its fill level (`w_rdy`), level register -> two LUTs ->
+  the write enable of ~90 LUT-RAM cells: 10.5 ns. In the credit flow the drain reads a row only
+  while the FIFO has room for every beat in flight (hdl/core.py), so a write can never meet a full
+  FIFO and needs no gate;
+- one read pointer reaching all the storage: 5.6 ns of routing; one write enable: 4.7 ns.
+So the storage is cut into slices (the caller picks which payload bits, a group of columns each),
+and each slice registers its own write (a kept copy of the write enable: hdl/kept.py) and has its
+own copy of both pointers (counters that feed back their own values, which synthesis cannot merge).
+The read is asynchronous and the payload comes straight from the RAM: no output register whose
+clock enable would carry `out.ready` across the chip.
 
-Why slices: a 32-column output word is ~360 bits written from under every column, so its storage
-spreads over the chip's width and one read pointer reaching all of it was the next critical path
-(5.6 ns of routing). Each slice (the caller chooses which payload bits, e.g. a group of columns)
-has its own memory and its own copy of both pointers. The copies are counters that each feed back
-their own value, so synthesis cannot merge them as equal registers.
-
-Contract: `w_en` must not be high while `depth` beats are stored (the caller's credits ensure it).
-`out` is a stream whose payload is registered (first word through after one cycle).
+Contract: `w_en` must not be high while `depth` beats are stored or being written (the caller's
+credits ensure it). A beat written in cycle t is valid on `out` in cycle t + 2.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from .kept import kept_reg
 
 __all__ = ["CreditFifo"]
 
 
 class CreditFifo(wiring.Component):
-    """`depth` beats of `width` bits in LUT RAM; each read port's register is the output register.
+    """`depth` beats of `width` bits in LUT RAM (asynchronous read).
 
     `slices`: lists of payload bit indices, one memory each (every bit in exactly one); default one.
+    `pe_mode`: "instance" when the Verilog is generated (the write-enable copies are kept cells).
     """
 
-    def __init__(self, width: int, depth: int, slices: list[list[int]] | None = None):
-        self.width, self.depth = width, depth  # (depth >= 1: AccelConfig.out_fifo)
+    def __init__(self, width: int, depth: int, slices: list[list[int]] | None = None, pe_mode: str = "inline"):
+        self.width, self.depth, self.pe_mode = width, depth, pe_mode  # (depth >= 1: AccelConfig.out_fifo)
         self.slices = [list(range(width))] if slices is None else [list(s) for s in slices]
         if sorted(i for s in self.slices for i in s) != list(range(width)):
             raise ValueError(f"slices must hold every bit index 0..{width - 1} exactly once")
@@ -43,36 +47,33 @@ class CreditFifo(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         size = 1 << (self.depth - 1).bit_length() if self.depth > 1 else 2  # ring of a power of 2
-        level = Signal(range(self.depth + 1))  # beats in the RAM (not the output register)
-        nonempty = Signal()  # level != 0, a flip-flop
         out = self.out
-        take = nonempty & (~out.valid | out.ready)  # RAM head -> output register
-        # (a take never reads the entry being written: that needs level == size, which the credits
-        # only allow when depth == size and then no write is due)
+        # the write is registered (per slice, below): `wrote` is that registered write, seen here
+        wrote = Signal()
+        m.d.sync += wrote.eq(self.w_en)
+        level = Signal(range(self.depth + 1))  # beats in the RAM
+        m.d.comb += out.valid.eq(level != 0)  # (a register compare; the payload is RAM[rptr])
+        pop = out.valid & out.ready
+        # (a pending read never meets the entry being written: that needs level == size, which the
+        # credits only allow when depth == size and then no write is due)
         read = [None] * self.width
         for j, bits in enumerate(self.slices):
             # (no ram_style: Yosys picks LUT RAM on ECP5 for this shape, block RAM on iCE40)
             m.submodules[f"storage{j}"] = mem = Memory(shape=len(bits), depth=size, init=[])
             wp = mem.write_port()
-            rp = mem.read_port(domain="sync")  # its data register is (this slice of) the output register
+            rp = mem.read_port(domain="comb")
+            w_en = kept_reg(m, self.w_en, f"w_en{j}", self.pe_mode, reset=True)
+            w_data = Signal(len(bits), name=f"w_data{j}", reset_less=True)
             wptr = Signal(range(size), name=f"wptr{j}")
             rptr = Signal(range(size), name=f"rptr{j}")
-            m.d.comb += [wp.en.eq(self.w_en), wp.addr.eq(wptr), wp.data.eq(Cat(self.w_data[i] for i in bits)),
-                         rp.en.eq(take), rp.addr.eq(rptr)]
-            with m.If(self.w_en):
+            m.d.sync += w_data.eq(Cat(self.w_data[i] for i in bits))
+            m.d.comb += [wp.en.eq(w_en), wp.addr.eq(wptr), wp.data.eq(w_data), rp.addr.eq(rptr)]
+            with m.If(w_en):
                 m.d.sync += wptr.eq(wptr + 1)
-            with m.If(take):
+            with m.If(pop):
                 m.d.sync += rptr.eq(rptr + 1)
             for n, i in enumerate(bits):
                 read[i] = rp.data[n]
         m.d.comb += out.payload.eq(Cat(*read))
-        with m.If(take):
-            m.d.sync += out.valid.eq(1)
-        with m.Elif(out.ready):
-            m.d.sync += out.valid.eq(0)
-        # level's next value and nonempty's, chosen by (w_en, take) among compares of the register
-        m.d.sync += [
-            level.eq(level + self.w_en - take),
-            nonempty.eq(Mux(self.w_en == take, level != 0, Mux(self.w_en, 1, level > 1))),
-        ]
+        m.d.sync += level.eq(level + wrote - pop)
         return m

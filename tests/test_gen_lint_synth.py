@@ -12,6 +12,7 @@ import pytest
 
 from cocotb_tests.build import VERILATOR_BIN
 from fpga.flow import tool
+from hdl.core import FIFO_SLICE_COLS
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIVERS = ROOT / "hdl" / "verilator_waivers.vlt"
@@ -80,11 +81,13 @@ def test_yosys_synth_check_assert(tmp_path, family, name):
 @pytest.mark.parametrize("name", ["4x4k7_hop1", "7x2k7_drain2"])
 def test_control_hop_registers_are_not_merged(tmp_path, name):
     """PEs on one anti-diagonal share valid/first/last timing; their hop registers must stay
-    separate flip-flops (one merged register would drive PEs across the whole array)."""
+    separate flip-flops (one merged register would drive PEs across the whole array), and so must
+    the credit FIFO's per-slice write-enable copies (hdl/credit_fifo.py)."""
     v = _gen(tmp_path, CONFIGS[name])
     cfg = json.loads((tmp_path / "config.json").read_text())
     p, d = cfg["parameters"], cfg["derived"]
     n = 3 * (d["weight_stages"] + p["rows"] * d["act_stages"])  # 3 bits: valid, not first, valid and last
+    n += -(-p["cols"] // FIFO_SLICE_COLS) if p["out_fifo"] else 0
     assert n > 0
     script = (f"read_verilog {v.name}; synth_ecp5 -top xnorgen_core; "
               f"select -assert-count {n} t:TRELLIS_FF a:keep %i")
