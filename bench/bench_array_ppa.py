@@ -9,9 +9,10 @@ The place-and-route goes through fpga.ooc.ooc_ppa (the FPGA flow's harness on th
 PLL clock on the global network), fed the exact Verilog `python -m gen` writes; the core's cells are
 counted apart from the harness. `--flow direct` (ECP5) is nextpnr's own `--out-of-context` mode
 instead: faster to place, but its clock is routed on the fabric and the core's inputs are untimed.
-A 32x32 run takes hours (single-threaded WASM nextpnr).
+The ECP5 32x32 point takes about 13 minutes (single-threaded WASM Yosys and nextpnr).
 Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount STYLE] [--pipeline N]
-[--placer heap|static] [--router router1|router2] [--seed N] [--flow ooc|direct] [--no-route]`;
+[--placer heap|static] [--router router1|router2] [--seed N] [--flow ooc|direct] [--no-route]
+[--floorplan on|off]`;
 `--pe` instead synthesizes one PE per (K, popcount style) with Yosys only (the table in docs/design.md).
 """
 
@@ -32,14 +33,15 @@ from fpga.netlist import open_chain_ends
 # iCE40: an LC is one LUT4 + one FF, so flip-flops count as much as logic: overlap=0 (no result
 # registers), max_fanin 255 (8-bit accumulators) and carry-chain adders (SB_CARRY is free) fit 8x8.
 POINTS = {
-    # ECP5: the CCU2C-mapped PE (hdl/carry.py) at K=31 (a 32nd bit costs 6 more slots: 43 + 10 -> 49 + 10);
-    # activations re-registered every 4 columns (the 85F's flip-flops run out otherwise), 10-bit
-    # accumulators (fan-in 1023 covers Fashion-MNIST's 784), a register halfway down the tree, and
-    # the credit flow (no out.ready enable, systolic drain) into a FIFO of 24 with a drain register
-    # every 4 rows (without one neither router converged at 16x16), skew lines of 2+ cycles in LUT RAM
-    "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 31, "target_mhz": 150.0,
-             "gen": {"max_fanin": 1023, "overlap": 1, "popcount": "ccu2", "weight_hop": 4, "act_hop": 4,
-                     "pipeline": 2, "out_fifo": 24, "drain_hop": 4, "skew_mem": 3, "skew_lutram": 1}},
+    # ECP5: the CCU2C-mapped PE (hdl/carry.py) at K=15, the largest K whose PE chains fit a
+    # floorplan block of the 85F at 32x32 (fpga/floorplan.py; K=31's 1.0 op/LUT needs longer chains:
+    # README). Hop registers every 2 rows and columns, 10-bit accumulators (fan-in 1023 covers
+    # Fashion-MNIST's 784), a register halfway down the tree, and the credit flow (no out.ready
+    # enable, systolic drain) into a FIFO of 28 with a drain register every 4 rows, skew lines of 3+
+    # cycles in LUT RAM: 152.3 MHz routed in context (docs/design.md, ECP5 floorplan).
+    "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 15, "target_mhz": 150.0,
+             "gen": {"max_fanin": 1023, "overlap": 1, "popcount": "ccu2", "weight_hop": 2, "act_hop": 2,
+                     "pipeline": 2, "out_fifo": 28, "drain_hop": 4, "skew_mem": 3, "skew_lutram": 1}},
     "ice40": {"device": "ice40-up5k", "rows": 8, "cols": 8, "k": 8, "target_mhz": 48.0,
               "gen": {"max_fanin": 255, "overlap": 0, "popcount": "chain", "weight_hop": 4}},
 }
@@ -109,6 +111,7 @@ def run_point(family: str, k: int | None, overrides: dict, flow: str = "ooc", pl
         ops = cfg["derived"]["binary_ops_per_cycle"]
         head = {"family": family, "device": p["device"], "rows": p["rows"], "cols": p["cols"], "k": p["k"], **g,
                 "target_mhz": p["target_mhz"], "ops_per_cycle": ops}
+        floorplan = floorplan and family == "ecp5" and g.get("popcount") == "ccu2"  # (chains to pin)
         t0 = time.monotonic()
         if flow == "direct":
             res = direct_ecp5(out, ops, p["target_mhz"], widelut=g.get("popcount") == "ccu2", placer=placer,
@@ -195,8 +198,9 @@ def main(argv=None) -> int:
                     help="ooc: fpga.ooc's board harness (PLL on a global clock, every core input from a register; "
                          "--router/--placer/--seed apply on ECP5); direct (ECP5): synth_ecp5 + nextpnr "
                          "--out-of-context, whose clock is routed on the fabric and whose input ports are untimed")
-    ap.add_argument("--floorplan", action="store_true",
-                    help="ECP5 ccu2: pin each PE's carry chains to its block of the fabric (fpga/floorplan.py)")
+    ap.add_argument("--floorplan", choices=("on", "off"), default="on",
+                    help="ECP5 ccu2 in context: pin each PE's carry chains to its block of the fabric "
+                         "(fpga/floorplan.py) (default: %(default)s)")
     ap.add_argument("--margins", type=parse_margins, default="0,0,0,0", metavar="W,N,E,S",
                     help="with --floorplan: tiles left to the placer at the west, north, east and south edges")
     ap.add_argument("--nextpnr-arg", action="append", default=[], metavar="ARG",
@@ -217,7 +221,8 @@ def main(argv=None) -> int:
                                     "pipeline": args.pipeline, "out_fifo": args.out_fifo,
                                     "drain_hop": args.drain_hop, "skew_mem": args.skew_mem,
                                     "skew_lutram": args.skew_lutram}, args.flow, args.placer,
-                     args.router, not args.no_route, (args.rows, args.cols), args.seed, args.keep, args.floorplan,
+                     args.router, not args.no_route, (args.rows, args.cols), args.seed, args.keep,
+                     args.floorplan == "on",
                      tuple(args.nextpnr_arg), args.margins)
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"

@@ -1,7 +1,8 @@
 """FPGA targets (issue 5): the largest iCE40 UP5K array closing timing at >= 48 MHz, and ECP5-85F 32x32
 at >= 150 MHz with >= 1.0 binary op per cycle per LUT4 and the whole bitstream build <= 10 minutes.
 
-Every point is a real board build (PLL + UART bridge + core -> bitstream); prints one Markdown row and
+Every point is a real board build (PLL + UART bridge + core -> bitstream) with the board's default PE
+popcount and core configuration (fpga/devices.py: what `make bitstream` builds); prints one Markdown row and
 one JSON line per build, and the verdicts. Run: `python -m bench.bench_fpga [--only ice40|ecp5]`.
 """
 
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from fpga.build import build_board
+from fpga.devices import BOARDS
 from fpga.flow import FlowError
 
 ICE40_SIZES = (2, 4, 6, 8, 10, 12, 16)   # square arrays tried in order until one fails
@@ -47,13 +49,17 @@ def study_nextpnr(family: str, k: int, core: str) -> None:
 def _build(board, n, k, out, core):
     t0 = time.monotonic()
     try:
-        rep = build_board(board, n, n, k, out_dir=out, core_kind=core)
+        b = BOARDS[board]
+        cfg = dict(b.default_cfg) if core != "provisional" else None
+        rep = build_board(board, n, n, b.default_k if k is None else k, out_dir=out, core_kind=core,
+                          popcount=b.default_popcount if core != "provisional" else "pair", core_cfg=cfg)
     except (FlowError, ValueError) as e:
         return None, time.monotonic() - t0, str(e)[:200]
     return rep, time.monotonic() - t0, ""
 
 
 def _row(board, n, k, rep, wall, err):
+    k = BOARDS[board].default_k if k is None else k
     if rep is None:
         print(f"| {board} | {n}x{n} | {k} | - | - | - | - | - | {wall:.0f} | {err} |")
         return {"board": board, "rows": n, "cols": n, "k": k, "error": err, "wall_s": round(wall, 1)}
@@ -73,13 +79,13 @@ def _row(board, n, k, rep, wall, err):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", choices=("ice40", "ecp5"), default=None)
-    p.add_argument("--k", type=int, default=8)
+    p.add_argument("--k", type=int, default=None, help="K of every build (default: the board's)")
     p.add_argument("--core", choices=("auto", "xnorcore", "provisional"), default="auto")
     p.add_argument("--study-nextpnr", choices=("ecp5", "ice40"), default=None,
                    help="instead of the targets: compare nextpnr routers / placers / seeds")
     a = p.parse_args(argv)
     if a.study_nextpnr:
-        study_nextpnr(a.study_nextpnr, a.k, a.core)
+        study_nextpnr(a.study_nextpnr, a.k or 8, a.core)
         return 0
     print("| board | array | K | core | LUT4 core / total | Fmax / target MHz | ops/cycle/LUT4 | peak GOPS | "
           "build s | result |\n|---|---|---|---|---|---|---|---|---|---|")
@@ -95,7 +101,7 @@ def main(argv=None) -> int:
                 if rep.passed:
                     best = n
             print(f"VERDICT ice40-up5k: largest array closing timing at >= 48 MHz: "
-                  f"{f'{best}x{best} K={a.k}' if best else 'none'}; largest that fits: "
+                  f"{f'{best}x{best}' if best else 'none'}; largest that fits: "
                   f"{f'{fitting}x{fitting}' if fitting else 'none'}")
         if a.only in (None, "ecp5"):
             rep, wall, err = _build("ulx3s-85f", 32, a.k, Path(tmp) / "ecp5", a.core)

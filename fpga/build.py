@@ -19,7 +19,7 @@ from hdl.config import POPCOUNT_STYLES
 from .bridge import UartBridge
 from .cores import CORE_KINDS, make_core
 from .devices import BOARDS
-from .floorplan import Floorplan
+from .floorplan import AUTO_MAX_TILES_PER_PE, Floorplan, auto_floorplan
 from .flow import FlowError, FlowOptions, run_flow
 from .report import PpaReport
 from .top import CORE_MODULE, BoardTop, board_pll
@@ -52,7 +52,8 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
                 margins: tuple[int, int, int, int] = (0, 0, 0, 0)) -> PpaReport:
     """Build and write the report; raises ValueError on bad parameters (before anything is written).
 
-    floorplan "auto" pins the PE carry chains (fpga/floorplan.py) for ccu2 cores on ECP5, "on" insists
+    floorplan "auto" pins the PE carry chains (fpga/floorplan.py) for ccu2 cores on ECP5 whose grid fills
+    the device (at most AUTO_MAX_TILES_PER_PE logic tiles per PE), "on" insists
     (an error where there are none), "off" leaves all placement to nextpnr."""
     board = BOARDS[board_name]
     for name, value in (("rows", rows), ("cols", cols), ("k", k)):
@@ -77,7 +78,9 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
     chains = board.family == "ecp5" and popcount == "ccu2" and choice.name == "XnorCore"
     if floorplan == "on" and not chains:
         raise ValueError("--floorplan on needs a ccu2 XnorCore on an ECP5 board (its PE carry chains are pinned)")
-    plan = Floorplan(rows, cols, tuple(margins)) if chains and floorplan != "off" else None
+    platform = board.make_platform()
+    pin = floorplan == "on" or (floorplan == "auto" and chains and auto_floorplan(platform.device, rows, cols, margins))
+    plan = Floorplan(rows, cols, tuple(margins)) if pin else None
     opts = FlowOptions(nextpnr_opts=board.nextpnr_opts if nextpnr_opts is None else nextpnr_opts, seed=seed,
                        pack=pack, extra_notes=notes, floorplan=plan)
 
@@ -85,7 +88,7 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        rep = run_flow(board.make_platform(), top, tmp, family=board.family, design=choice.name,
+        rep = run_flow(platform, top, tmp, family=board.family, design=choice.name,
                        device=f"{board.device} ({board.name})", params=choice.params, target_mhz=target,
                        ops_per_cycle=choice.ops_per_cycle, core_module=CORE_MODULE, options=opts,
                        host_interface=f"UART bridge on the board's UART pins, {actual_baud:.0f} baud 8N1, "
@@ -125,16 +128,19 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--core", choices=CORE_KINDS, default="auto",
                    help="auto = hdl.core.XnorCore when importable, else the provisional core")
-    # pair (Yosys-mapped, 106-133 MHz on ECP5) by default; ccu2 (hdl/carry.py, ECP5 only) is the dense
-    # PE: 1.02 op/LUT, 147 MHz at 8x8 only with --cfg pipeline=2 and nextpnr router1 (README)
-    p.add_argument("--popcount", choices=POPCOUNT_STYLES, default="pair",
-                   help="PE popcount structure (ccu2: ECP5 carry cells, try --cfg act_hop=4 --cfg pipeline=2)")
+    p.add_argument("--popcount", choices=POPCOUNT_STYLES, default=None,
+                   help="PE popcount structure (ccu2: ECP5 carry cells) (default per board: " + ", ".join(
+                       f"{n} {b.default_popcount}" for n, b in sorted(BOARDS.items())) + ")")
     p.add_argument("--floorplan", choices=("auto", "on", "off"), default="auto",
-                   help="pin each PE's carry chains to its block of the fabric (auto: ccu2 cores on ECP5)")
+                   help="pin each PE's carry chains to its block of the fabric (auto: ccu2 cores on ECP5 at most "
+                        f"{AUTO_MAX_TILES_PER_PE} logic tiles per PE, e.g. 32x32 on the 85F)")
     p.add_argument("--margins", type=parse_margins, default="0,0,0,0", metavar="W,N,E,S",
                    help="with the floorplan: tiles left to the placer at the west, north, east and south edges")
     p.add_argument("--cfg", action="append", default=[], metavar="NAME=VALUE",
-                   help="further hdl.config.AccelConfig field, e.g. --cfg weight_hop=4 (repeatable)")
+                   help="further hdl.config.AccelConfig field, e.g. --cfg weight_hop=4 (repeatable; over the "
+                        "board's defaults: " + "; ".join(f"{n} " + (" ".join(f"{k}={v}" for k, v in b.default_cfg)
+                                                                    or "none") for n, b in sorted(BOARDS.items()))
+                        + ")")
     p.add_argument("--strict", action="store_true", help="exit 1 when timing or fit is not met")
     p.add_argument("--out", default=None, help="output directory (default: build/<board>_<R>x<C>_k<K>)")
     a = p.parse_args(argv)
@@ -143,7 +149,8 @@ def main(argv=None) -> int:
     cols = b.default_cols if a.cols is None else a.cols
     k = b.default_k if a.k is None else a.k
     out = Path(a.out or f"build/{a.board}_{rows}x{cols}_k{k}")
-    core_cfg = {}
+    popcount = b.default_popcount if a.popcount is None else a.popcount
+    core_cfg = dict(b.default_cfg) if a.core != "provisional" else {}
     for item in a.cfg:
         name, eq, value = item.partition("=")
         if not eq or not value.lstrip("-").isdigit():
@@ -151,7 +158,7 @@ def main(argv=None) -> int:
         core_cfg[name] = int(value)
     try:
         rep = build_board(a.board, rows, cols, k, out_dir=out, mhz=a.mhz, baud=a.baud, seed=a.seed,
-                          core_kind=a.core, core_cfg=core_cfg, popcount=a.popcount, floorplan=a.floorplan,
+                          core_kind=a.core, core_cfg=core_cfg, popcount=popcount, floorplan=a.floorplan,
                           margins=a.margins)
     except (ValueError, TypeError) as e:    # TypeError: an unknown AccelConfig field
         p.error(str(e))

@@ -27,14 +27,25 @@ class Board:
     default_k: int
     # None: fpga/flow.py picks the router from the synthesized design's fill (ROUTER2_ABOVE there)
     nextpnr_opts: tuple[str, ...] | None = None
+    # the measured best build for the board (README), so `make bitstream BOARD=...` builds it:
+    # its PE popcount and further hdl.config.AccelConfig fields (each overridable by `--cfg`)
+    default_popcount: str = "pair"
+    default_cfg: tuple[tuple[str, int], ...] = ()
 
     def make_platform(self):
         return self.platform()
 
 
 BOARDS: dict[str, Board] = {b.name: b for b in (
-    Board("icebreaker", "ice40-up5k", "ice40", ICEBreakerPlatform, 48.0, 4, 4, 8),
-    Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 8),
+    # the largest array that fits the UP5K: 8-bit accumulators, no result registers (an LC is one LUT4
+    # and one flip-flop), a register halfway down the popcount (52.2 / 49.1 / 50.4 MHz, seeds 1-3)
+    Board("icebreaker", "ice40-up5k", "ice40", ICEBreakerPlatform, 48.0, 8, 8, 8,
+          default_cfg=(("max_fanin", 255), ("overlap", 0), ("pipeline", 2))),
+    # the 150 MHz 32x32 (docs/design.md, ECP5 floorplan): carry-chain PEs at K=15 pinned to the fabric,
+    # hop registers every 2 rows and columns, the credit flow with a systolic drain, LUT-RAM skew lines
+    Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 15, default_popcount="ccu2",
+          default_cfg=(("max_fanin", 1023), ("weight_hop", 2), ("act_hop", 2), ("pipeline", 2), ("out_fifo", 28),
+                       ("drain_hop", 4), ("skew_mem", 3), ("skew_lutram", 1))),
     Board("ulx3s-25f", "ecp5-25f", "ecp5", ULX3S_25F_Platform, 150.0, 16, 16, 8),
 )}
 

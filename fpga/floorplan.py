@@ -35,7 +35,8 @@ import re
 import tempfile
 from pathlib import Path
 
-__all__ = ["Floorplan", "FloorplanError", "PlcGrid", "pe_regions", "pin_pe_chains"]
+__all__ = ["AUTO_MAX_TILES_PER_PE", "Floorplan", "FloorplanError", "PlcGrid", "auto_floorplan", "pe_regions",
+           "pin_pe_chains"]
 
 # nextpnr device (amaranth-boards platform.device) -> Project Trellis device directory
 TRELLIS_DEVICE = {"LFE5U-25F": "LFE5U-25F", "LFE5U-45F": "LFE5U-45F", "LFE5U-85F": "LFE5U-85F",
@@ -122,6 +123,22 @@ def pe_regions(grid: PlcGrid, rows: int, cols: int, margins: tuple[int, int, int
         for c in range(cols):
             out[(r, c)] = Region(grid.xs[west + c * nx // cols], grid.xs[west + (c + 1) * nx // cols - 1] + 1, band)
     return out
+
+
+# "auto" floorplans only grids about as dense as the one it was measured on (32x32 on the 85F:
+# 10.2 tiles per PE, 103.9-108.7 MHz unpinned, 152.3 pinned). Sparser grids would spread their
+# PEs, and the hop registers between them, over the whole die; there nextpnr's own placement stays.
+AUTO_MAX_TILES_PER_PE = 16
+
+
+def auto_floorplan(device: str, rows: int, cols: int, margins: tuple[int, int, int, int] = (0, 0, 0, 0)) -> bool:
+    """Whether `--floorplan auto` pins a rows x cols grid on `device` (ECP5 only)."""
+    if device not in TRELLIS_DEVICE:
+        return False
+    grid = PlcGrid.load(device)
+    west, north, east, south = margins
+    tiles = max(0, len(grid.xs) - west - east) * max(0, len(grid.ys) - north - south)
+    return tiles <= AUTO_MAX_TILES_PER_PE * rows * cols
 
 
 def _chains(cells: dict) -> dict[tuple[int, int], list[list[str]]]:

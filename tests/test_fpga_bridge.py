@@ -5,6 +5,7 @@ import random
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
 from amaranth.lib import data
 from amaranth.sim import Simulator
 
@@ -76,20 +77,31 @@ def test_bridge_carries_whole_array(rows, cols, k):
     assert outs[-1]["last_row"] == 1
 
 
+def test_bridge_refuses_a_baud_rate_its_waves_cannot_follow():
+    core = ProvisionalCore(8, 16, 16, max_fanin=64)
+    longest = max(nbytes(core.beat), nbytes(core.out))  # 49 bytes: a wave takes 51 cycles, a byte 10 * divisor
+    with pytest.raises(ValueError, match=rf"^UART divisor 5 too fast for a {longest}-byte payload: a byte must take "
+                                         rf"more than {longest + 2} clock cycles$"):
+        UartBridge(core, 5)
+    Fragment.get(UartBridge(core, 6), None)  # (elaborated: the core is used)
+
+
 def test_payload_pack_roundtrip():
     layout = data.StructLayout({"a": data.ArrayLayout(3, 4), "b": 5, "c": 1})
     fields = {"a": [1, 7, 0, 5], "b": 17, "c": 1}
     assert unpack_payload(layout, pack_payload(layout, fields)) == fields
 
 
-def test_bridge_with_xnorcore_thresholds():
-    """The board top's real payload: thresholds written and beats loaded over the UART, results back."""
+@pytest.mark.parametrize("out_fifo", [0, 3])
+def test_bridge_with_xnorcore_thresholds(out_fifo):
+    """The board top's real payload: thresholds written and beats loaded over the UART, results back,
+    for the stall flow and the credit flow (an output FIFO whose payload comes straight from its RAM)."""
     pytest.importorskip("hdl.core")
     from hdl.config import AccelConfig
     from hdl.core import XnorCore
 
     rows, cols, k, nbeats = 2, 2, 5, 3
-    core = XnorCore(AccelConfig(rows=rows, cols=cols, k=k, max_fanin=64))
+    core = XnorCore(AccelConfig(rows=rows, cols=cols, k=k, max_fanin=64, out_fifo=out_fifo))
     rng = random.Random(7)
     thr_l, beat_l, out_l = (core.thr.payload.shape(), core.beat.payload.shape(), core.out.payload.shape())
     ts, pols = [rng.randrange(0, k * nbeats + 1) for _ in range(cols)], [1, 0]

@@ -22,6 +22,9 @@ from fpga.pll import ecp5_pll, ice40_pll
     (["--cfg", "weight_hop"], "expected NAME=INTEGER"),
     (["--core", "xnorcore", "--cfg", "weight_hop=99"], "weight_hop must be an integer in"),
     (["--baud", "20000000"], "too fast"),
+    # the board's default core fields apply (fpga/devices.py): the UP5K's max_fanin=255, the 85F's weight_hop=2
+    (["--k", "256"], "max_fanin must be an integer in k (256)..65536, not 255"),
+    (["--board", "ulx3s-85f", "--cfg", "drain_hop=1"], "drain_hop must be 0 or an integer in weight_hop (2)..64, not 1"),
 ])
 def test_bad_params_one_line_exit_2_nothing_written(args, needle, tmp_path):
     out = tmp_path / "out"

@@ -16,8 +16,10 @@ FIGURES = ("lut4", "lut4_equiv", "carry", "ff", "ebr", "spram", "dsp")
 @pytest.mark.parametrize("board,popcount", [("icebreaker", "pair"), ("ulx3s-25f", "pair"), ("ulx3s-25f", "ccu2")])
 def test_smoke_build_scales_with_array(board, popcount, tmp_path):
     k = 4 if board == "icebreaker" else 16  # the ECP5 ccu2 PE is small per bit: K=4 is mostly overhead
-    small = build_board(board, 1, 1, k, out_dir=tmp_path / "small", mhz=40, popcount=popcount)
-    big = build_board(board, 2, 2, k, out_dir=tmp_path / "big", mhz=40, popcount=popcount)
+    # ccu2: the PE chains pinned too (fpga/floorplan.py), which "auto" leaves off on a grid this sparse
+    fp = "on" if popcount == "ccu2" else "auto"
+    small = build_board(board, 1, 1, k, out_dir=tmp_path / "small", mhz=40, popcount=popcount, floorplan=fp)
+    big = build_board(board, 2, 2, k, out_dir=tmp_path / "big", mhz=40, popcount=popcount, floorplan=fp)
     if popcount == "ccu2":  # the hand-mapped PE really is carry cells in the board flow
         assert big.core["carry"] >= 4 * 8
     for rep, d in ((small, tmp_path / "small"), (big, tmp_path / "big")):
@@ -32,6 +34,8 @@ def test_smoke_build_scales_with_array(board, popcount, tmp_path):
         assert {"synth", "pnr", "pack"} <= set(data["times_s"])
         assert data["ops_per_cycle_per_lut"] > 0 and data["peak_gops"] > 0
         assert data["fits"] is True
+        if popcount == "ccu2":
+            assert any(n.startswith("floorplan (fpga.floorplan): ") for n in data["notes"]), data["notes"]
         if board != "icebreaker":  # clock and synchronized reset each on a global network (fpga/top.py)
             assert data["utilization"]["DCCA"]["used"] == 2, data["utilization"].get("DCCA")
     # 4x the PEs: the core (synthesized alone) must grow well beyond its control overhead ...
