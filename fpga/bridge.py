@@ -87,14 +87,17 @@ class UartBridge(wiring.Component):
                 for i, n in enumerate(n_in):
                     with m.If((port == i) & (count == n - 1)):
                         m.next = f"WAVE_{i}"
-            for i, ((_name, iface), n) in enumerate(zip(self.in_ports, n_in)):
+            for i, ((name, iface), n) in enumerate(zip(self.in_ports, n_in)):
+                # `valid` is a flip-flop of its own (high exactly in SEND_i), not a decode of the state:
+                # the core's input handshake logic sits under the array, far from this FSM
+                valid = Signal(name=f"{name}_valid")
+                m.d.comb += iface.valid.eq(valid)
                 with m.State(f"WAVE_{i}"), m.If(shift.done):  # the last byte is in place
+                    m.d.sync += valid.eq(1)
                     m.next = f"SEND_{i}"
-                with m.State(f"SEND_{i}"):
-                    m.d.comb += iface.valid.eq(1)
-                    with m.If(iface.ready):
-                        m.d.sync += acks[i].eq(1)
-                        m.next = "HEADER"
+                with m.State(f"SEND_{i}"), m.If(iface.ready):
+                    m.d.sync += [valid.eq(0), acks[i].eq(1)]
+                    m.next = "HEADER"
 
         # payloads are wired straight from the buffer (no per-bit mux): only `valid` depends on the state
         flat = Cat(*buf)
@@ -103,8 +106,8 @@ class UartBridge(wiring.Component):
             m.d.comb += Value.cast(iface.payload).eq(flat[8 * (nmax - n):8 * (nmax - n) + width])
 
         # --- core -> host. An output beat is first loaded into `obuf` by a wave while the core holds it
-        # (payload stable while valid and not ready), then taken (`ready` one cycle, from the FSM's
-        # state: no combinational path from the UART side into the core's drain logic) and sent as
+        # (payload stable while valid and not ready), then taken (`ready` one cycle, a flip-flop: no
+        # combinational path from the UART side into the core's drain logic) and sent as
         # header + payload bytes, each byte sent followed by a shift wave. Acknowledgements go first.
         n_out = [nbytes(p) for _, p in self.out_ports]
         omax = max(n_out, default=1)
@@ -122,6 +125,11 @@ class UartBridge(wiring.Component):
             with m.Elif(oshift[j]):
                 m.d.sync += obuf[j].eq(obuf[j + 1] if j + 1 < omax else 0)
         left = Signal(range(omax + 1))
+        # `ready` per output port is a flip-flop (a decoded FSM state was the 32x32 board build's
+        # critical path: the bridge's state -> the core's credit counter under the array, 7.8 ns)
+        take = Signal(max(len(self.out_ports), 1))
+        for q, (_name, iface) in enumerate(self.out_ports):
+            m.d.comb += iface.ready.eq(take[q])
         with m.FSM():
             with m.State("IDLE"):
                 for i in range(len(self.in_ports)):
@@ -135,10 +143,11 @@ class UartBridge(wiring.Component):
                         m.d.sync += [obuf_port.eq(q), left.eq(n_out[q])]
                         m.next = "LOAD"
             with m.State("LOAD"), m.If(load.done):
+                for q in range(len(self.out_ports)):
+                    m.d.sync += take[q].eq(obuf_port == q)
                 m.next = "TAKE"
-            with m.State("TAKE"):
-                for q, (_name, iface) in enumerate(self.out_ports):
-                    m.d.comb += iface.ready.eq(obuf_port == q)
+            with m.State("TAKE"):  # the chosen port's `ready` is high in this cycle only
+                m.d.sync += take.eq(0)
                 m.next = "HEAD"
             with m.State("HEAD"):
                 m.d.comb += [utx.data.valid.eq(1), utx.data.payload.eq(OUT | obuf_port)]

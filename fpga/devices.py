@@ -38,7 +38,7 @@ class Board:
 
 BOARDS: dict[str, Board] = {b.name: b for b in (
     # the largest array that fits the UP5K: 8-bit accumulators, no result registers (an LC is one LUT4
-    # and one flip-flop), a register halfway down the popcount (52.2 / 49.1 / 50.4 MHz, seeds 1-3)
+    # and one flip-flop), a register halfway down the popcount (52.2 / 50.3 / 51.7 MHz, seeds 1-3)
     Board("icebreaker", "ice40-up5k", "ice40", ICEBreakerPlatform, 48.0, 8, 8, 8,
           default_cfg=(("max_fanin", 255), ("overlap", 0), ("pipeline", 2))),
     # the 150 MHz 32x32 (docs/design.md, ECP5 floorplan): carry-chain PEs at K=15 pinned to the fabric,

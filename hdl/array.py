@@ -248,7 +248,11 @@ class XnorArray(wiring.Component):
             with m.If(read & gfirst):
                 m.d.sync += grow.eq(i)
             with m.If(read):
-                m.d.sync += [i.eq(i + 1), glast.eq(group_last(i + 1, mask))]
+                # glast of row i + 1 without computing i + 1: ((i + 2) & mask) == 0 is, mask being
+                # 2^s - 1, the low s bits of i equal to mask - 1 = mask & ~1 (an adder here put a carry
+                # chain on the credit loop: room -> read -> i + 2 -> compare -> glast, 6.6-7.0 ns at 32x32)
+                nxt_last = (((i ^ (mask & ~1)) & mask) == 0) | (i == R - 2)
+                m.d.sync += [i.eq(i + 1), glast.eq(nxt_last)]
                 if onehot is not None:
                     m.d.sync += onehot.eq(onehot.rotate_left(1))
                 with m.If(i == R - 1):
