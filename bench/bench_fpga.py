@@ -49,10 +49,7 @@ def study_nextpnr(family: str, k: int, core: str) -> None:
 def _build(board, n, k, out, core):
     t0 = time.monotonic()
     try:
-        b = BOARDS[board]
-        cfg = dict(b.default_cfg) if core != "provisional" else None
-        rep = build_board(board, n, n, b.default_k if k is None else k, out_dir=out, core_kind=core,
-                          popcount=b.default_popcount if core != "provisional" else "pair", core_cfg=cfg)
+        rep = build_board(board, n, n, BOARDS[board].default_k if k is None else k, out_dir=out, core_kind=core)
     except (FlowError, ValueError) as e:
         return None, time.monotonic() - t0, str(e)[:200]
     return rep, time.monotonic() - t0, ""

@@ -17,7 +17,7 @@ from pathlib import Path
 from hdl.config import POPCOUNT_STYLES
 
 from .bridge import UartBridge
-from .cores import CORE_KINDS, make_core
+from .cores import CORE_KINDS, make_core, xnorcore_available
 from .devices import BOARDS
 from .floorplan import AUTO_MAX_TILES_PER_PE, Floorplan, auto_floorplan
 from .flow import FlowError, FlowOptions, run_flow
@@ -48,9 +48,12 @@ class _Parser(argparse.ArgumentParser):
 def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str | Path, mhz: float | None = None,
                 baud: int = 115200, seed: int = 1, core_kind: str = "auto", pack: bool = True,
                 nextpnr_opts: tuple[str, ...] | None = None, core_cfg: dict | None = None,
-                popcount: str = "pair", floorplan: str = "auto",
+                popcount: str | None = None, floorplan: str = "auto",
                 margins: tuple[int, int, int, int] = (0, 0, 0, 0)) -> PpaReport:
     """Build and write the report; raises ValueError on bad parameters (before anything is written).
+
+    The board's defaults (fpga/devices.py: its measured best build) fill in: popcount None is the
+    board's PE, and `core_cfg` fields go over the board's core fields (XnorCore only).
 
     floorplan "auto" pins the PE carry chains (fpga/floorplan.py) for ccu2 cores on ECP5 whose grid fills
     the device (at most AUTO_MAX_TILES_PER_PE logic tiles per PE), "on" insists
@@ -61,6 +64,9 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
         if not lo <= value <= hi:
             raise ValueError(f"--{name} {value} out of range {lo}..{hi}")
     target = board.default_mhz if mhz is None else mhz
+    popcount = board.default_popcount if popcount is None else popcount
+    if core_kind != "provisional" and xnorcore_available():  # (the provisional core takes no fields)
+        core_cfg = {**dict(board.default_cfg), **(core_cfg or {})}
     choice = make_core(core_kind, rows, cols, k, core_cfg, popcount, board.family)
     if baud <= 0:
         raise ValueError(f"--baud {baud} must be positive")
@@ -149,8 +155,7 @@ def main(argv=None) -> int:
     cols = b.default_cols if a.cols is None else a.cols
     k = b.default_k if a.k is None else a.k
     out = Path(a.out or f"build/{a.board}_{rows}x{cols}_k{k}")
-    popcount = b.default_popcount if a.popcount is None else a.popcount
-    core_cfg = dict(b.default_cfg) if a.core != "provisional" else {}
+    core_cfg = {}
     for item in a.cfg:
         name, eq, value = item.partition("=")
         if not eq or not value.lstrip("-").isdigit():
@@ -158,7 +163,7 @@ def main(argv=None) -> int:
         core_cfg[name] = int(value)
     try:
         rep = build_board(a.board, rows, cols, k, out_dir=out, mhz=a.mhz, baud=a.baud, seed=a.seed,
-                          core_kind=a.core, core_cfg=core_cfg, popcount=popcount, floorplan=a.floorplan,
+                          core_kind=a.core, core_cfg=core_cfg, popcount=a.popcount, floorplan=a.floorplan,
                           margins=a.margins)
     except (ValueError, TypeError) as e:    # TypeError: an unknown AccelConfig field
         p.error(str(e))

@@ -32,8 +32,9 @@ import importlib.util
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
+
+from .report import write_atomic
 
 __all__ = ["AUTO_MAX_TILES_PER_PE", "Floorplan", "FloorplanError", "PlcGrid", "auto_floorplan", "pe_regions",
            "pin_pe_chains"]
@@ -275,13 +276,6 @@ def pin_pe_chains(path: str | os.PathLike, device: str, plan: Floorplan) -> dict
                             cells[ff]["port_directions"]["M"] = cells[ff]["port_directions"].pop("DI")
                             cells[ff]["parameters"]["SD"] = "0"
                             n_moved += 1
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(design, f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(path, json.dumps(design))
     return {"pes": len(chains), "comb_pinned": n_comb, "ff_pinned": n_ff, "ff_unpaired": n_moved,
             "margins": list(plan.margins)}

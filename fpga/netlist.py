@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from hdl.carry import OPEN_CIN_ATTR
+
+from .report import write_atomic
 
 __all__ = ["open_chain_ends"]
 
@@ -51,12 +52,5 @@ def open_chain_ends(path: str | os.PathLike) -> tuple[int, int]:
             if cout and isinstance(cout[0], int) and cout[0] not in read:
                 conn["COUT"] = ["x"]
                 n_cout += 1
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(design, f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(path, json.dumps(design))
     return n_cin, n_cout

@@ -50,15 +50,13 @@ def run_point(p: Point, core_kind: str = "auto", seed: int = 1) -> dict:
     from .flow import FlowError
 
     board = DEVICE_BOARD[p.device]
-    b = BOARDS[board]
-    cfg = dict(b.default_cfg) if core_kind != "provisional" else None
     t0 = time.monotonic()
     row = {"device": p.device, "board": board, "rows": p.rows, "cols": p.cols, "k": p.k, "pes": p.rows * p.cols,
-           "popcount": b.default_popcount, "error": ""}
+           "popcount": BOARDS[board].default_popcount, "error": ""}
     try:
         with tempfile.TemporaryDirectory(prefix="xnorgen_sweep_") as tmp:
             rep = build_board(board, p.rows, p.cols, p.k, out_dir=Path(tmp) / "b", mhz=p.mhz, seed=seed,
-                              core_kind=core_kind, pack=False, popcount=b.default_popcount, core_cfg=cfg)
+                              core_kind=core_kind, pack=False)
         row.update(rep.flat_row())
         row["device"] = p.device
         row["utilization"] = json.dumps(rep.utilization, sort_keys=True)

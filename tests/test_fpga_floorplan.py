@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fpga.floorplan import Floorplan, FloorplanError, PlcGrid, pe_regions, pin_pe_chains
+from fpga.floorplan import Floorplan, FloorplanError, PlcGrid, auto_floorplan, pe_regions, pin_pe_chains
 from fpga.flow import tool
 from fpga.netlist import open_chain_ends
 from gen.emit import verilog_text
@@ -50,6 +50,21 @@ def test_region_errors():
         pe_regions(grid, 64, 64)
     with pytest.raises(FloorplanError, match=r"^no floorplan for device 'iCE40UP5K' \(ECP5 only: "):
         PlcGrid.load("iCE40UP5K")
+
+
+@pytest.mark.parametrize("device,rows,cols,margins,pinned", [
+    ("LFE5U-85F", 32, 32, (0, 0, 0, 0), True),    # 123 x 85 tiles: 10.2 per PE, the measured floorplan
+    ("LFE5U-85F", 16, 16, (0, 0, 0, 0), False),   # 40.8 per PE: left to nextpnr
+    ("LFE5U-85F", 16, 16, (40, 20, 40, 20), True),  # margins shrink the region: 43 x 45 tiles, 7.6 per PE
+    ("LFE5U-25F", 12, 12, (0, 0, 0, 0), False),   # 69 x 44 tiles: 21.1 per PE
+    ("LFE5U-25F", 16, 12, (0, 0, 0, 0), True),    # 15.8 per PE (the limit is 16)
+    ("LFE5U-25F", 16, 16, (0, 0, 0, 0), True),    # 11.9 per PE
+    ("LFE5U-85F", 1, 1, (0, 0, 119, 81), True),   # 4 x 4 tiles: exactly the limit
+    ("LFE5U-85F", 1, 1, (0, 0, 119, 80), False),  # 4 x 5
+    ("iCE40UP5K", 8, 8, (0, 0, 0, 0), False),     # no floorplan off ECP5
+])
+def test_auto_floorplan_pins_dense_grids_only(device, rows, cols, margins, pinned):
+    assert auto_floorplan(device, rows, cols, margins) is pinned
 
 
 def _synth(tmp: Path, rows: int, cols: int, k: int) -> Path:
