@@ -62,6 +62,9 @@ class Floorplan:
     rows: int
     cols: int
     margins: tuple[int, int, int, int] = (0, 0, 0, 0)
+    # also pin the flip-flops a PE alone owns (its result register, and the hop and mid-tree registers
+    # that feed PE chains within FEED_SPAN PEs) into free slices of its block (`_pin_feed_ffs`)
+    feed_ffs: bool = True
 
     def __post_init__(self):
         if not (len(self.margins) == 4 and all(isinstance(v, int) and v >= 0 for v in self.margins)):
@@ -203,6 +206,66 @@ def _ff_key(ff: dict) -> tuple:
     return tuple(str(ff["connections"].get(p)) for p in _FF_CONTROL), params
 
 
+FEED_SPAN = 4  # a register feeding PE chains is pinned only if those PEs lie within this many rows and columns
+_COMB_PE = re.compile(r"(?:^|\.)row(\d+)\.pe(\d+)\.\w+_ccu\d+\$CCU2_COMB\d$")
+
+
+def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict) -> int:
+    """Pin flip-flops that belong to one PE into free slices of its block; returns how many.
+
+    Why: they are most of the unpinned cells (at 32x32 K=15: 10 result, ~7 activation-hop and ~7
+    weight-hop registers per PE of ~38 unpinned flip-flops), so HeAP and the annealer place far fewer
+    cells; they go where the placer put them anyway, beside the chains they feed.
+    `owned`: PE -> flip-flops already known to be its own (its chains' other loads, the result
+    register). Added here: every unpinned flip-flop whose output reaches PE chains, all within
+    FEED_SPAN PEs of each other, goes to the PE nearest their middle. A flip-flop takes its input on
+    the M pin (general routing, `SD` 0) and shares a slice only with flip-flops of its control set.
+    """
+    sinks: dict[int, set] = {}
+    for name, cell in cells.items():
+        m = _COMB_PE.search(name) if cell["type"] == "TRELLIS_COMB" else None
+        if m:
+            for p in "ABCD":
+                for b in cell["connections"].get(p, []):
+                    if isinstance(b, int):
+                        sinks.setdefault(b, set()).add((int(m[1]), int(m[2])))
+    owned = {pe: list(ffs) for pe, ffs in owned.items()}
+    taken = {ff for ffs in owned.values() for ff in ffs}
+    for name in sorted(cells):
+        cell = cells[name]
+        if cell["type"] != "TRELLIS_FF" or "BEL" in cell["attributes"] or name in taken:
+            continue
+        pes = sinks.get(cell["connections"]["Q"][0])
+        if not pes:
+            continue
+        rs, cs = [r for r, _ in pes], [c for _, c in pes]
+        if max(rs) - min(rs) >= FEED_SPAN or max(cs) - min(cs) >= FEED_SPAN:
+            continue
+        mr, mc = sum(rs) / len(rs), sum(cs) / len(cs)
+        owner = min(pes, key=lambda pe: (abs(pe[0] - mr) + abs(pe[1] - mc), pe))
+        owned.setdefault(owner, []).append(name)
+    n = 0
+    for pe, ffs in sorted(owned.items()):
+        reg = regions[pe]
+        free = [(x, y, sl) for y in reg.ys for x in range(reg.x_lo, reg.x_hi) for sl in "ABCD"
+                if (x, y, sl) not in slice_ff]
+        by_key: dict[tuple, list[str]] = {}
+        for ff in ffs:
+            by_key.setdefault(_ff_key(cells[ff]), []).append(ff)
+        pairs = [group[i:i + 2] for _, group in sorted(by_key.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+                 for i in range(0, len(group), 2)]
+        for (x, y, sl), pair in zip(free, pairs):  # (a full block leaves the rest to the placer)
+            slice_ff[(x, y, sl)] = _ff_key(cells[pair[0]])
+            for k, ff in enumerate(pair):
+                conn, dirs = cells[ff]["connections"], cells[ff]["port_directions"]
+                if "DI" in conn:
+                    conn["M"], dirs["M"] = conn.pop("DI"), dirs.pop("DI")
+                    cells[ff]["parameters"]["SD"] = "0"
+                cells[ff]["attributes"]["BEL"] = f"X{x}/Y{y}/SLICE{sl}.FF{k}"
+                n += 1
+    return n
+
+
 def pin_pe_chains(path: str | os.PathLike, device: str, plan: Floorplan) -> dict:
     """Pin the PE chains of the netlist at `path` (rewritten atomically); returns counts for the report.
 
@@ -228,10 +291,11 @@ def pin_pe_chains(path: str | os.PathLike, device: str, plan: Floorplan) -> dict
     next_bit = 1 + max((b for c in cells.values() for bits in c["connections"].values()
                         for b in bits if isinstance(b, int)), default=1)
     n_comb = n_ff = n_moved = 0
+    slice_ff: dict[tuple[int, int, str], tuple] = {}  # slices whose flip-flops are pinned: their control set
+    owned: dict[tuple[int, int], list[str]] = {}  # PE -> its chains' other flip-flop loads (not beside a LUT)
     for (r, c), pe_chains in sorted(chains.items()):
         reg = regions[(r, c)]
         fill = dict.fromkeys(reg.ys, 0)  # next free slot of each row of the block
-        slice_ff: dict[tuple[int, int, str], tuple] = {}
         for seq in sorted(pe_chains, key=len, reverse=True):  # first fit, longest first
             need = 2 * len(seq)
             y = next((y for y in reg.ys if fill[y] + need <= reg.slots_per_row), None)
@@ -275,7 +339,9 @@ def pin_pe_chains(path: str | os.PathLike, device: str, plan: Floorplan) -> dict
                             cells[ff]["connections"]["M"] = cells[ff]["connections"].pop("DI")
                             cells[ff]["port_directions"]["M"] = cells[ff]["port_directions"].pop("DI")
                             cells[ff]["parameters"]["SD"] = "0"
+                            owned.setdefault((r, c), []).append(ff)
                             n_moved += 1
+    n_feed = _pin_feed_ffs(cells, regions, owned, slice_ff) if plan.feed_ffs else 0
     write_atomic(path, json.dumps(design))
     return {"pes": len(chains), "comb_pinned": n_comb, "ff_pinned": n_ff, "ff_unpaired": n_moved,
-            "margins": list(plan.margins)}
+            "ff_feed_pinned": n_feed, "margins": list(plan.margins)}

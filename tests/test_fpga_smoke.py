@@ -34,6 +34,8 @@ def test_smoke_build_scales_with_array(board, popcount, tmp_path):
         assert {"synth", "pnr", "pack"} <= set(data["times_s"])
         assert data["ops_per_cycle_per_lut"] > 0 and data["peak_gops"] > 0
         assert data["fits"] is True
+        # the PE row synthesized once and stitched into each instance (fpga.flow._stitch_rows)
+        assert any(n.startswith("synthesis: xnorgen_row_") for n in data["notes"]), data["notes"]
         if popcount == "ccu2":
             assert any(n.startswith("floorplan (fpga.floorplan): ") for n in data["notes"]), data["notes"]
         if board != "icebreaker":  # clock and synchronized reset each on a global network (fpga/top.py)
