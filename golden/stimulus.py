@@ -196,6 +196,9 @@ def cases() -> list[Case]:
                     backpressure=0.9),
         random_case("r3c3k7_burst", _params(3, 3, 7, max_fanin=70), n_red=6, beats=1, seed=11, idle=0.0,
                     backpressure=0.0),
+        # one-beat reductions into changing channel blocks: each block is latched from its own beat
+        random_case("r3c3k7_burst_blocks", _params(3, 3, 7, max_fanin=70, channels=9), n_red=6, beats=1, seed=36,
+                    idle=0.0, backpressure=0.0),
         random_case("r3c3k7_burst_nooverlap", _params(3, 3, 7, max_fanin=70, overlap=0), n_red=6, beats=1,
                     seed=19, idle=0.0, backpressure=0.3),
         random_case("r8c2k7_nooverlap", _params(8, 2, 7, max_fanin=70, overlap=0), n_red=3, seed=20),

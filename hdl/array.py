@@ -20,13 +20,16 @@ from amaranth.lib.wiring import In, Out
 
 from .carry import Chain, onehot_mux
 from .config import AccelConfig
-from .kept import kept_reg as _hop_reg
+from .kept import kept_reg
 from .layouts import beat_layout, drain_layout
 from .pe import counts_mismatches, pe_logic
 from .skew import SkewLines
 from .skew import delay as _delay
 
 __all__ = ["XnorArray", "pe_module_name"]
+
+
+BOOK_LAG = 2  # cycles the drain-side bookkeeping takes the input control late (at most fill - 2)
 
 
 def pe_module_name(cfg: AccelConfig, style: str = "pair") -> str:
@@ -62,7 +65,7 @@ class XnorRow(wiring.Component):
         for c in range(cfg.cols):
             if c and c % cfg.act_hop == 0:  # one register per act_hop columns (fan-out act_hop)
                 act = _delay(m, act, 1, f"act_c{c}")
-                ctl = _hop_reg(m, ctl, f"ctl_c{c}", self.pe_mode)
+                ctl = kept_reg(m, ctl, f"ctl_c{c}", self.pe_mode)
             if self.pe_mode == "inline":
                 _, res = pe_logic(m, f"pe{c}", act, self.wgt[c], ctl[0], ctl[1], ctl[2], cfg.k,
                                   cfg.acc_width, self.style, bool(cfg.overlap), cfg.pipeline, self.cells)
@@ -132,7 +135,7 @@ class XnorArray(wiring.Component):
         n_groups = cfg.weight_stages + 1
         ctl = [in_ctl]
         for h in range(1, n_groups):
-            ctl.append(_hop_reg(m, ctl[h - 1], f"ctl_g{h}", self.pe_mode))
+            ctl.append(kept_reg(m, ctl[h - 1], f"ctl_g{h}", self.pe_mode))
         skew = SkewLines(m, cfg.skew_mem, bool(cfg.skew_lutram))  # (the long lines in RAM: skew.emit below)
         acts = [skew.delay(in_act[r], r // G, f"act_r{r}", "act") for r in range(R)]
         wtop = [[in_wgt[j * C + c] for j in range(W)] for c in range(C)]
@@ -162,49 +165,69 @@ class XnorArray(wiring.Component):
             res.append([row_res[c] for c in range(C)])
 
         # -- reduction metadata: split and chan_block are latched on `first` ----------------------
+        # The bookkeeping (bit count, metadata, countdown) takes the beats from `book`, a copy of the
+        # input register's control one cycle later (`lag`), kept apart so that it can sit by the drain
+        # at the far end of the array: only `busy`, `ready` and the input register see the beat port,
+        # whose flip-flops may be across the chip (the bridge's), and the input register that starts
+        # the control hops is not the one the bookkeeping reads (on 32x32 board builds that net was
+        # the critical path, 3.3-4.8 ns of routing down the array). The countdown is `lag` shorter.
+        fill = cfg.fill_latency()
+        lag = max(0, min(BOOK_LAG, fill - 2))
+        in_meta = Signal(cfg.split_width + cfg.chan_block_width, name="in_meta", reset_less=True)
+        m.d.sync += in_meta.eq(Cat(pay.split, pay.chan_block))
+        book, book_meta = in_ctl, in_meta
+        for j in range(lag):  # (a chain, so the placer can spread it down the array)
+            book = kept_reg(m, book, f"book_ctl{j}", self.pe_mode, reset=True)
+        if lag:
+            book_meta = _delay(m, in_meta, lag, "book_meta")
         cur_split = Signal(cfg.split_width)
         cur_cb = Signal(cfg.chan_block_width)
+        in_first = book[0] & ~book[1]
+        split_next = Mux(in_first, book_meta[:cfg.split_width], cur_split)  # up to the beat in `book`
+        cb_next = Mux(in_first, book_meta[cfg.split_width:], cur_cb)
+        m.d.sync += [cur_split.eq(split_next), cur_cb.eq(cb_next)]
         bank_mask = Signal(cfg.row_width + 1)  # rows per split group - 1 of the bank being drained
         bank_cb = Signal(cfg.chan_block_width)
-        with m.If(accept & pay.first):
-            m.d.sync += [cur_split.eq(pay.split), cur_cb.eq(pay.chan_block)]
         # bits per row of the current reduction: a mismatch-counting PE (ccu2) holds bits - P
         mism = counts_mismatches(self.style)
         cur_bits = Signal(cfg.acc_width)
         bank_bits = Signal(cfg.acc_width)
-        beat_bits = (Mux(pay.first, 0, cur_bits) + K)[:cfg.acc_width]
+        # (from the beat port, this adder was the critical path of a 32x32 board build: the bridge's
+        # `first` flip-flop 52 tiles away)
+        # (`first` selects after the adder: the adder then hangs off cur_bits alone, not off `book`)
+        bits_next = Mux(book[1], (cur_bits + K)[:cfg.acc_width], K)  # up to the beat in `book`
         if mism:
-            with m.If(accept):
-                m.d.sync += cur_bits.eq(beat_bits)
+            with m.If(book[0]):
+                m.d.sync += cur_bits.eq(bits_next)
 
         # -- fill countdown, then drain rows 0..R-1 ---------------------------------------------
-        fill = cfg.fill_latency()
         cnt = Signal(range(fill + 1))
+        armed = Signal()  # counting down (busy is already set `lag` cycles before the countdown loads)
         draining = Signal()
         i = Signal(cfg.row_width)  # at least 1 bit: a zero-width signal becomes [-1:0] in Verilog
         # Only `busy` takes the `last` handshake in its own cycle (it gates `ready`); the bank's
         # metadata, the countdown and `glast` take it one cycle later from a register, so the
         # handshake logic (valid, last, busy) does not feed a clock enable spread over the array
         # (in context at 16x16 that was the critical path: 4 LUTs and 2.67 ns of routing).
-        # One cycle later the cur_* registers hold what the `last` beat brought, and nothing reads
-        # the bank before the countdown ends (fill >= 2). The register is the input register's
-        # valid-and-last bit.
-        took_last = in_ctl[2]
+        # 1 + lag cycles later the *_next values hold what the `last` beat brought, and nothing reads
+        # the bank before the countdown ends (fill >= 2 + lag). The register is `book`'s (the input
+        # register's) valid-and-last bit.
+        took_last = book[2]
         with m.If(accept & pay.last):
             m.d.sync += busy.eq(1)
         with m.If(took_last):
             # (the mask as a register: computed from the split at every read, it was the critical path
             # of a floorplanned 32x32, split -> shift -> subtract -> the group-first compare, 7.5 ns)
-            m.d.sync += [bank_mask.eq((Const(1, 1) << cur_split) - 1), bank_cb.eq(cur_cb)]
+            m.d.sync += [bank_mask.eq((Const(1, 1) << split_next) - 1), bank_cb.eq(cb_next)]
             if mism:
-                m.d.sync += bank_bits.eq(cur_bits)
-            if fill > 2:
-                m.d.sync += cnt.eq(fill - 3)
+                m.d.sync += bank_bits.eq(bits_next)
+            if fill > 2 + lag:
+                m.d.sync += [cnt.eq(fill - 3 - lag), armed.eq(1)]
             else:
                 m.d.sync += draining.eq(1)
-        with m.Elif(busy & ~draining):
+        with m.Elif(armed):
             with m.If(cnt == 0):
-                m.d.sync += draining.eq(1)
+                m.d.sync += [draining.eq(1), armed.eq(0)]
             with m.Else():
                 m.d.sync += cnt.eq(cnt - 1)
 
@@ -225,7 +248,7 @@ class XnorArray(wiring.Component):
         def group_last(row, msk):  # row is the last of its split group (msk = rows per group - 1)
             return (((row + 1) & msk) == 0) | (row == R - 1)
         with m.If(took_last):  # (the bank is empty then: i == 0, no read)
-            m.d.sync += glast.eq(group_last(Const(0, cfg.row_width), (Const(1, 1) << cur_split) - 1))
+            m.d.sync += glast.eq(group_last(Const(0, cfg.row_width), (Const(1, 1) << split_next) - 1))
         m.d.comb += [read.eq(en & draining & self.room),
                      self.taken.eq(read & glast)]
         onehot = Signal(R, init=1) if self.style == "ccu2" or D else None  # the row select, stays 1 << i
@@ -237,16 +260,17 @@ class XnorArray(wiring.Component):
                                    "beat": 1, "grow": cfg.row_width, "lastrow": 1})
         tags = Signal(tag_l, name="rd_tags")
         gfirst = (i & mask) == 0
-        grow = Signal(cfg.row_width, name="rd_group_row")  # the first row of the group being read
+        # the first row of the group being read: groups are aligned to 2**split rows, so it is i with the
+        # low split bits cleared (no register: its enable, out.ready -> ... -> read & gfirst, was the
+        # iCE40 8x8's critical path)
+        grow = (i & ~mask)[:cfg.row_width]
         with m.If(en):  # the tags load every enabled cycle (no `draining` in their enable); valid tags them
             m.d.sync += [
                 tags.valid.eq(read), tags.gfirst.eq(gfirst),
                 tags.bits.eq(bank_bits),  # (the bank may take the next reduction's count after the last read)
-                tags.cb.eq(bank_cb), tags.beat.eq(read & glast), tags.grow.eq(Mux(gfirst, i, grow)),
+                tags.cb.eq(bank_cb), tags.beat.eq(read & glast), tags.grow.eq(grow),
                 tags.lastrow.eq(i == R - 1),
             ]
-            with m.If(read & gfirst):
-                m.d.sync += grow.eq(i)
             with m.If(read):
                 # glast of row i + 1 without computing i + 1: ((i + 2) & mask) == 0 is, mask being
                 # 2^s - 1, the low s bits of i equal to mask - 1 = mask & ~1 (an adder here put a carry

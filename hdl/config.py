@@ -188,8 +188,9 @@ class AccelConfig:
 
     def credit_round_trip(self) -> int:
         """Cycles a drain beat holds its credit (out_fifo): from its row read to the out handshake
-        and one to return the credit; out_fifo >= this keeps one beat per cycle."""
-        return self._drain_latency(True) + 1
+        and two to return the credit (the pop registered, then the counter); out_fifo >= this keeps
+        one beat per cycle."""
+        return self._drain_latency(True) + 2
 
     def drain_cycles(self) -> int:
         """The drain reads one PE row per cycle; a group of 2**split rows gives one out beat."""
