@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from .array import XnorArray
 from .config import AccelConfig
-from .credit_fifo import CreditFifo
+from .credit_fifo import CreditFifo, up_down
 from .layouts import beat_layout, out_layout, thr_layout
 from .threshold import ThresholdUnit
 
@@ -74,30 +74,26 @@ class XnorCore(wiring.Component):
         depth = self.cfg.out_fifo
         m.submodules.fifo = fifo = CreditFifo(len(tu.out.payload.as_value()), depth, _fifo_slices(self.cfg),
                                               self.pe_mode)
-        count = Signal(range(depth + 1))  # beats taken by the drain and not yet handed out, but for `taken_q`
-        # room == (count + taken_q < depth) as a flip-flop, its next value chosen by (taken, taken_q, pop)
-        # among comparisons of the count register alone, so the loops room -> read -> taken -> room and
-        # out.ready -> room are a few LUTs, no adder or comparator (at 16x16 the adder-then-compare
-        # version was the routed critical path, from the FIFO's r_rdy). The counter itself takes
-        # `taken` one cycle late (taken_q) and `pop` as the select of its last multiplexer: with
-        # `taken` or `pop` into its adder, draining -> taken -> the adder (6.85 ns) and out.ready -> the
-        # adder were the critical paths of the 32x32 board build.
-        # (pop_q implies count + taken_q >= 1, so count_next stays within 0..depth.)
-        # The counter also takes a pop one cycle late (pop_q, a credit returns a cycle after its beat
-        # left): out.ready comes from the consumer, which may sit across the chip (harness, 32x32:
-        # out.ready -> the pop LUT by the FIFO -> 3.1 ns -> the counter's enable, 7.5 ns).
+        # count + taken_q = beats the drain has taken whose credit has not come back. `room` is
+        # (count + taken_q < depth) as a flip-flop, and nothing on the way to it or to `count` adds or
+        # compares a signal from far away: the counter takes a read (`taken_q`) and a pop (`pop_q`,
+        # out.ready comes from a consumer that may sit across the chip) one cycle late, as selects
+        # (up_down), and room's next value is picked by (taken, taken_q, pop_q) among compares of the
+        # count register with constants. Each adder or compare in front of those was in turn the
+        # routed critical path of a 32x32 (draining -> taken -> adder 6.85 ns; count + taken_q ->
+        # compare 7.1 ns; out.ready -> pop -> the counter's enable 7.5 ns). A credit therefore returns
+        # two cycles after its beat left (AccelConfig.credit_round_trip).
+        # (pop_q implies count + taken_q >= 1, so count stays within 0..depth.)
+        count = Signal(range(depth + 1))
         room = Signal(init=1)
         taken_q = Signal()
         pop_q = Signal()
-        taken, pop = array.taken, pop_q
-        # count + taken_q (beats in flight or stored) is never formed: taken_q and pop select among
-        # count - 1, count, count + 1 and among compares of count with constants (an adder of
-        # taken_q in front of the compares was the next critical path, 7.1 ns)
-        count_next = Mux(taken_q, Mux(pop, count, count + 1), Mux(pop, count - 1, count))[:len(count)]
+        taken = array.taken
+        count_next = up_down(count, taken_q, pop_q)
         lt = [count < depth - j for j in range(3)]  # count < depth - j
         held_lt0 = Mux(taken_q, lt[1], lt[0])  # count + taken_q < depth
         held_lt1 = Mux(taken_q, lt[2], lt[1])  # count + taken_q < depth - 1
-        room_next = Mux(pop, Mux(taken, held_lt0, 1), Mux(taken, held_lt1, held_lt0))
+        room_next = Mux(pop_q, Mux(taken, held_lt0, 1), Mux(taken, held_lt1, held_lt0))
         m.d.comb += [
             tu.out.ready.eq(1),
             fifo.w_en.eq(tu.out.valid), fifo.w_data.eq(tu.out.payload),

@@ -20,14 +20,23 @@ credits ensure it). A beat written in cycle t is valid on `out` in cycle t + 2.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .kept import kept_reg
 
-__all__ = ["CreditFifo"]
+__all__ = ["CreditFifo", "up_down"]
+
+
+def up_down(value: Value, up: Value, down: Value) -> Value:
+    """value + up - down, with up and down as the selects of the last multiplexers (not adder inputs).
+
+    Why: both usually arrive from far away (a handshake, a consumer's ready); as adder inputs they
+    put the carry chain at the end of a long net (the FIFO level and the core's credit counter were
+    each a 32x32 critical path that way). Wraps like the sum it stands for."""
+    return Mux(up, Mux(down, value, value + 1), Mux(down, value - 1, value))[:len(value)]
 
 
 class CreditFifo(wiring.Component):
@@ -80,8 +89,7 @@ class CreditFifo(wiring.Component):
             for n, i in enumerate(bits):
                 read[i] = rp.data[n]
         m.d.comb += out.payload.eq(Cat(*read))
-        # (wrote and pop select among level - 1, level, level + 1: as inputs of an adder, out.ready ->
-        # the adder was a critical path of the 32x32 board build, 6.7 ns)
-        m.d.sync += [level.eq(Mux(wrote, Mux(pop, level, level + 1), Mux(pop, level - 1, level))[:len(level)]),
+        # (out.ready -> the level's adder was a critical path of the 32x32 board build, 6.7 ns)
+        m.d.sync += [level.eq(up_down(level, wrote, pop)),
                      nonempty.eq(Mux(wrote == pop, level != 0, Mux(wrote, 1, level > 1)))]
         return m

@@ -7,6 +7,7 @@ import collections
 import json
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -29,8 +30,6 @@ def _cells(path, top):
 
 
 def test_stitched_netlist_equals_flat(tmp_path):
-    import subprocess
-
     assert gen_main(["--rows", "3", "--cols", "2", "--k", "7", "--popcount", "ccu2", "--max-fanin", "63",
                      "--pipeline", "2", "--out", str(tmp_path / "g")]) == 0
     script = "read_verilog xnorgen_core.v\nsynth_ecp5 -top xnorgen_core\nwrite_json top.json\n"
