@@ -13,7 +13,8 @@ from amaranth.lib.wiring import In, Out
 from .array import XnorArray
 from .config import AccelConfig
 from .credit_fifo import CreditFifo, up_down
-from .layouts import beat_layout, out_layout, thr_layout
+from .layouts import beat_layout, drain_layout, out_layout, thr_layout
+from .skid import SkidBuffer
 from .threshold import ThresholdUnit
 
 __all__ = ["XnorCore", "core_signature"]
@@ -49,7 +50,8 @@ def _fifo_slices(cfg: AccelConfig) -> list[list[int]]:
 class XnorCore(wiring.Component):
     """beat (in) -> PE array -> threshold unit [-> out_fifo FIFO] -> out; thr (in) writes the threshold memory.
 
-    out_fifo = 0: out.ready is the stall enable of the drain and threshold pipeline. out_fifo = N:
+    out_fifo = 0: out.ready is the stall enable of the threshold pipeline, and a skid buffer
+    (hdl/skid.py) in front of it stalls the drain one cycle later. out_fifo = N:
     that pipeline never stalls (no enable from an output port on its ~3*C*acc_width flip-flops) and
     credits keep the N-deep FIFO from overflowing.
     """
@@ -65,10 +67,14 @@ class XnorCore(wiring.Component):
         m.submodules.threshold = tu = ThresholdUnit(self.cfg, self.style, self.cells)
         wiring.connect(m, wiring.flipped(self.beat), array.beat)
         wiring.connect(m, wiring.flipped(self.thr), tu.thr)
-        wiring.connect(m, array.drain, tu.inp)
         if not self.cfg.out_fifo:
+            # the drain waits on a register (the buffer's `full`), not on out.ready through the threshold unit
+            m.submodules.skid = skid = SkidBuffer(drain_layout(self.cfg))
+            wiring.connect(m, array.drain, skid.inp)
+            wiring.connect(m, skid.out, tu.inp)
             wiring.connect(m, tu.out, wiring.flipped(self.out))
             return m
+        wiring.connect(m, array.drain, tu.inp)
         # credit flow: tu.out.ready is 1, so the drain and threshold enables fold away; the drain reads
         # a row only while the FIFO has room for every beat in flight (`count` < depth)
         depth = self.cfg.out_fifo
