@@ -74,8 +74,9 @@ class UartBridge(wiring.Component):
             with m.If(shift[i]):
                 m.d.sync += buf[i].eq(buf[i + 1] if i + 1 < nmax else byte_in)
         # The frame's port as one flag per input stream, and the payload bytes still to come as a down
-        # counter, both set from the header byte: the FSM then decides on flip-flops (a compare of the
-        # port and of a byte count in front of its next-state logic, routed across a 95 %-full UP5K, was
+        # counter, both set once from the header byte: past the header the FSM's next state depends on
+        # a counter reaching 0 (a compare of the port register and of an up-counting byte count with
+        # the port's length, in front of its next-state logic and routed across a 95 %-full UP5K, was
         # the iCEBreaker 8x8's critical path, 16.4 ns of routing into the state's clock enable)
         sel = Signal(max(len(self.in_ports), 1))
         more = Signal(range(max(nmax, 2)))

@@ -27,6 +27,7 @@ from .top import CORE_MODULE, BoardTop, board_pll
 __all__ = ["DefaultsHelp", "build_board", "main", "parse_margins"]
 
 LIMITS = {"rows": (1, 64), "cols": (1, 64), "k": (1, 256)}
+MAX_SEEDS = 16  # --seeds: nextpnr runs one build may make
 
 
 class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
@@ -46,7 +47,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str | Path, mhz: float | None = None,
-                baud: int = 115200, seed: int = 1, core_kind: str = "auto", pack: bool = True,
+                baud: int = 115200, seed: int = 1, seeds: int | None = None, core_kind: str = "auto",
+                pack: bool = True,
                 nextpnr_opts: tuple[str, ...] | None = None, core_cfg: dict | None = None,
                 popcount: str | None = None, floorplan: str = "auto",
                 margins: tuple[int, int, int, int] = (0, 0, 0, 0)) -> PpaReport:
@@ -59,6 +61,9 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
     the device (at most AUTO_MAX_TILES_PER_PE logic tiles per PE), "on" insists
     (an error where there are none), "off" leaves all placement to nextpnr."""
     board = BOARDS[board_name]
+    seeds = board.default_seeds if seeds is None else seeds
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise ValueError(f"--seeds {seeds} out of range 1..{MAX_SEEDS}")
     for name, value in (("rows", rows), ("cols", cols), ("k", k)):
         lo, hi = LIMITS[name]
         if not lo <= value <= hi:
@@ -88,7 +93,7 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
     pin = floorplan == "on" or (floorplan == "auto" and chains and auto_floorplan(platform.device, rows, cols, margins))
     plan = Floorplan(rows, cols, tuple(margins)) if pin else None
     opts = FlowOptions(nextpnr_opts=board.nextpnr_opts if nextpnr_opts is None else nextpnr_opts, seed=seed,
-                       pack=pack, extra_notes=notes, floorplan=plan)
+                       seeds=seeds, pack=pack, extra_notes=notes, floorplan=plan)
 
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +137,9 @@ def main(argv=None) -> int:
     p.add_argument("--mhz", type=float, default=None, help=f"core clock target, MHz ({per_board('default_mhz')})")
     p.add_argument("--baud", type=int, default=115200, help="UART baud rate")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--seeds", type=int, default=None,
+                   help=f"nextpnr runs at most: seeds SEED, SEED+1, ... until one meets timing, else the fastest "
+                        f"is kept, 1..{MAX_SEEDS} ({per_board('default_seeds')})")
     p.add_argument("--core", choices=CORE_KINDS, default="auto",
                    help="auto = hdl.core.XnorCore when importable, else the provisional core")
     p.add_argument("--popcount", choices=POPCOUNT_STYLES, default=None,
@@ -163,7 +171,7 @@ def main(argv=None) -> int:
         core_cfg[name] = int(value)
     try:
         rep = build_board(a.board, rows, cols, k, out_dir=out, mhz=a.mhz, baud=a.baud, seed=a.seed,
-                          core_kind=a.core, core_cfg=core_cfg, popcount=a.popcount, floorplan=a.floorplan,
+                          seeds=a.seeds, core_kind=a.core, core_cfg=core_cfg, popcount=a.popcount, floorplan=a.floorplan,
                           margins=a.margins)
     except (ValueError, TypeError) as e:    # TypeError: an unknown AccelConfig field
         p.error(str(e))

@@ -31,6 +31,9 @@ class Board:
     # its PE popcount and further hdl.config.AccelConfig fields (each overridable by `--cfg`)
     default_popcount: str = "pair"
     default_cfg: tuple[tuple[str, int], ...] = ()
+    # nextpnr seeds a build may try (fpga.flow.FlowOptions.seeds): more where a run is short and the
+    # seed alone decides timing
+    default_seeds: int = 1
 
     def make_platform(self):
         return self.platform()
@@ -40,7 +43,7 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
     # the largest array that fits the UP5K: 8-bit accumulators, no result registers (an LC is one LUT4
     # and one flip-flop), a register halfway down the popcount (48.1-52.2 MHz over seeds 1-8, README)
     Board("icebreaker", "ice40-up5k", "ice40", ICEBreakerPlatform, 48.0, 8, 8, 8,
-          default_cfg=(("max_fanin", 255), ("overlap", 0), ("pipeline", 2))),
+          default_cfg=(("max_fanin", 255), ("overlap", 0), ("pipeline", 2)), default_seeds=3),
     # the 32x32 of the ECP5 floorplan (docs/design.md: 164.9 MHz in the benchmark harness, 155.5 with
     # this board's UART bridge): carry-chain PEs at K=15 pinned to the fabric,
     # hop registers every 2 rows and columns, the credit flow with a systolic drain, LUT-RAM skew lines

@@ -23,17 +23,18 @@ class SkidBuffer(wiring.Component):
     """inp -> out; inp.ready = not full (a register); one held beat when out does not take one."""
 
     def __init__(self, layout: data.Layout):
+        self.layout = layout
         super().__init__({"inp": In(stream.Signature(layout)), "out": Out(stream.Signature(layout))})
 
     def elaborate(self, platform):
         m = Module()
         inp, out = self.inp, self.out
         full = Signal()
-        held = Signal.like(inp.payload.as_value(), name="held", reset_less=True)
+        held = Signal(self.layout, name="held", reset_less=True)
         m.d.comb += [
             inp.ready.eq(~full),
             out.valid.eq(full | inp.valid),
-            out.payload.eq(Mux(full, held, inp.payload.as_value())),
+            out.payload.eq(Mux(full, held.as_value(), inp.payload.as_value())),
         ]
         with m.If(~full):  # (loads every cycle it is empty: no valid in its enable)
             m.d.sync += held.eq(inp.payload)

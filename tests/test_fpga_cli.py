@@ -19,6 +19,8 @@ from fpga.pll import ecp5_pll, ice40_pll
     (["--mhz", "1000"], "outside 16..275 MHz"),
     (["--board", "ulx3s-85f", "--mhz", "500"], "outside 3.125..400 MHz"),
     (["--baud", "0"], "--baud 0 must be positive"),
+    (["--seeds", "0"], "--seeds 0 out of range 1..16"),
+    (["--board", "ulx3s-85f", "--seeds", "17"], "--seeds 17 out of range 1..16"),
     (["--cfg", "weight_hop"], "expected NAME=INTEGER"),
     (["--core", "xnorcore", "--cfg", "weight_hop=99"], "weight_hop must be an integer in"),
     (["--baud", "20000000"], "too fast"),
