@@ -75,7 +75,13 @@ class SkewLines:
             wptr = Signal(range(depth), name=f"skew_mem{group}{n}_wptr", reset_less=True)
             rptr = Signal(range(depth), name=f"skew_mem{group}{n}_rptr", init=-back % depth, reset_less=True)
             m.d.sync += [wptr.eq(wptr + 1), rptr.eq(rptr + 1)]  # (they wrap at depth, a power of 2)
-            m.d.comb += [wr.en.eq(1), wr.addr.eq(wptr), wr.data.eq(Cat(*(s for s, _ in lines))),
+            # The write enable is 1 in every cycle, but not the constant 1: tied to 1, an ECP5 LUT RAM's
+            # WRE is one more sink of nextpnr's VCC net (one LUT driving ~850 pins across the chip), and
+            # in a 32x32 board build 600 of router1's last 1,000 arcs (190 s) were VCC -> the skew
+            # memories' WRE, fought over with their tiles' other set/reset nets. `wptr != rptr` is 1 as
+            # well (the read runs `back` writes behind, 1..depth-1, so the pointers never meet), which
+            # synthesis cannot fold: a net of its own per memory, driven next to it.
+            m.d.comb += [wr.en.eq(wptr != rptr), wr.addr.eq(wptr), wr.data.eq(Cat(*(s for s, _ in lines))),
                          rd.addr.eq(rptr)]
             lo = 0
             for _, out in lines:
