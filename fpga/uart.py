@@ -71,11 +71,17 @@ class UartTx(wiring.Component):
         timer = Signal(range(self.divisor))
         shreg = Signal(10, init=0x3FF)   # stop, 8 data (LSB first), start; shifted out from bit 0
         left = Signal(range(11))
-        m.d.comb += [self.tx.eq(shreg[0]), self.data.ready.eq(left == 0)]
-        with m.If(self.data.valid & self.data.ready):
-            m.d.sync += [shreg.eq(Cat(0, self.data.payload, 1)), left.eq(10), timer.eq(self.divisor - 1)]
-        with m.Elif(left != 0):
+        # idle == (left == 0) as a flip-flop: `ready` and the load's enable then come from a register,
+        # not from a compare behind the sender's FSM (valid -> `left == 0` -> the enables of the shift
+        # register was a routed critical path of the 85F board builds, 4 LUTs)
+        idle = Signal(init=1)
+        m.d.comb += [self.tx.eq(shreg[0]), self.data.ready.eq(idle)]
+        with m.If(self.data.valid & idle):
+            m.d.sync += [shreg.eq(Cat(0, self.data.payload, 1)), left.eq(10), timer.eq(self.divisor - 1),
+                         idle.eq(0)]
+        with m.Elif(~idle):
             m.d.sync += timer.eq(timer - 1)
             with m.If(timer == 0):
-                m.d.sync += [timer.eq(self.divisor - 1), shreg.eq(Cat(shreg[1:], 1)), left.eq(left - 1)]
+                m.d.sync += [timer.eq(self.divisor - 1), shreg.eq(Cat(shreg[1:], 1)), left.eq(left - 1),
+                             idle.eq(left == 1)]
         return m

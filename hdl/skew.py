@@ -80,8 +80,12 @@ class SkewLines:
             # in a 32x32 board build 600 of router1's last 1,000 arcs (190 s) were VCC -> the skew
             # memories' WRE, fought over with their tiles' other set/reset nets. `wptr != rptr` is 1 as
             # well (the read runs `back` writes behind, 1..depth-1, so the pointers never meet), which
-            # synthesis cannot fold: a net of its own per memory, driven next to it.
-            m.d.comb += [wr.en.eq(wptr != rptr), wr.addr.eq(wptr), wr.data.eq(Cat(*(s for s, _ in lines))),
+            # synthesis cannot fold; registered (1 from power-up on), so the net of its own that each
+            # memory gets starts at a flip-flop, like the write address (with the compare's LUT in
+            # front, a 16x16's WRE net along its north edge missed 150 MHz).
+            we = Signal(name=f"skew_mem{group}{n}_we", init=1, reset_less=True)
+            m.d.sync += we.eq(wptr != rptr)
+            m.d.comb += [wr.en.eq(we), wr.addr.eq(wptr), wr.data.eq(Cat(*(s for s, _ in lines))),
                          rd.addr.eq(rptr)]
             lo = 0
             for _, out in lines:
