@@ -81,8 +81,8 @@ class SkewLines:
             # memories' WRE, fought over with their tiles' other set/reset nets. `wptr != rptr` is 1 as
             # well (the read runs `back` writes behind, 1..depth-1, so the pointers never meet), which
             # synthesis cannot fold; registered (1 from power-up on), so the net of its own that each
-            # memory gets starts at a flip-flop, like the write address (with the compare's LUT in
-            # front, a 16x16's WRE net along its north edge missed 150 MHz).
+            # memory gets starts at a flip-flop, like the write address, and no LUT sits in front of the
+            # memory's WRE pins, which spread along an edge of the array.
             we = Signal(name=f"skew_mem{group}{n}_we", init=1, reset_less=True)
             m.d.sync += we.eq(wptr != rptr)
             m.d.comb += [wr.en.eq(we), wr.addr.eq(wptr), wr.data.eq(Cat(*(s for s, _ in lines))),
