@@ -44,7 +44,7 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
     # and one flip-flop), a register halfway down the popcount (49.1-52.2 MHz over seeds 1-8, README)
     Board("icebreaker", "ice40-up5k", "ice40", ICEBreakerPlatform, 48.0, 8, 8, 8,
           default_cfg=(("max_fanin", 255), ("overlap", 0), ("pipeline", 2)), default_seeds=3),
-    # the 32x32 of the ECP5 floorplan (docs/design.md: 164.9 MHz in the benchmark harness, 162.3 with
+    # the 32x32 of the ECP5 floorplan (docs/design.md: 170.4 MHz in the benchmark harness, 162.3 with
     # this board's UART bridge): carry-chain PEs at K=15 pinned to the fabric,
     # hop registers every 2 rows and columns, the credit flow with a systolic drain, LUT-RAM skew lines
     Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 15, default_popcount="ccu2",
