@@ -206,6 +206,17 @@ def _ff_key(ff: dict) -> tuple:
     return tuple(str(ff["connections"].get(p)) for p in _FF_CONTROL), params
 
 
+def _input_on_m(ff: dict) -> bool:
+    """Give a flip-flop its input on the M pin (general routing, `SD` 0) instead of DI (its slice's LUT
+    output); False if it had no DI input."""
+    conn, dirs = ff["connections"], ff["port_directions"]
+    if "DI" not in conn:
+        return False
+    conn["M"], dirs["M"] = conn.pop("DI"), dirs.pop("DI")
+    ff["parameters"]["SD"] = "0"
+    return True
+
+
 FEED_SPAN = 4  # a register feeding PE chains is pinned only if those PEs lie within this many rows and columns
 _COMB_PE = re.compile(r"(?:^|\.)row(\d+)\.pe(\d+)\.\w+_ccu\d+\$CCU2_COMB\d$")
 
@@ -257,10 +268,7 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict) -> in
         for (x, y, sl), pair in zip(free, pairs):  # (a full block leaves the rest to the placer)
             slice_ff[(x, y, sl)] = _ff_key(cells[pair[0]])
             for k, ff in enumerate(pair):
-                conn, dirs = cells[ff]["connections"], cells[ff]["port_directions"]
-                if "DI" in conn:
-                    conn["M"], dirs["M"] = conn.pop("DI"), dirs.pop("DI")
-                    cells[ff]["parameters"]["SD"] = "0"
+                _input_on_m(cells[ff])
                 cells[ff]["attributes"]["BEL"] = f"X{x}/Y{y}/SLICE{sl}.FF{k}"
                 n += 1
     return n
@@ -335,10 +343,7 @@ def pin_pe_chains(path: str | os.PathLike, device: str, plan: Floorplan) -> dict
                             picked = ff
                             cells[ff]["attributes"]["BEL"] = f"X{x}/Y{y}/SLICE{sl}.FF{k}"
                             n_ff += 1
-                        elif "DI" in cells[ff]["connections"]:  # general routing, as nextpnr does unpaired
-                            cells[ff]["connections"]["M"] = cells[ff]["connections"].pop("DI")
-                            cells[ff]["port_directions"]["M"] = cells[ff]["port_directions"].pop("DI")
-                            cells[ff]["parameters"]["SD"] = "0"
+                        elif _input_on_m(cells[ff]):  # general routing, as nextpnr does unpaired
                             owned.setdefault((r, c), []).append(ff)
                             n_moved += 1
     n_feed = _pin_feed_ffs(cells, regions, owned, slice_ff) if plan.feed_ffs else 0
