@@ -167,9 +167,24 @@ class Chain:
     def align(self) -> None:
         """Pad to a whole CCU2C, so what follows starts a fresh one (nextpnr wants both flip-flops of
         a slice on one clock enable: the tree's registers and the accumulator's must not share)."""
-        n = len(self.slots) + (0 if self.slots and self.slots[0].p_zero() else 1)  # (+ emit's start slot)
-        if n % 2:
+        if self.start_slots() % 2:
             self.boundary(None)
+
+    def start_slots(self) -> int:
+        """Slots this chain emits, counting the start slot emit() adds when the first one needs it."""
+        return len(self.slots) + (0 if self.slots and self.slots[0].p_zero() else 1)
+
+    def append(self, other: Chain) -> None:
+        """Continue this physical chain with `other` (closed, not yet emitted): one chain start less.
+
+        other's first slot sees CIN = 0 as if it started a chain: a P = 0 first slot ignores CIN
+        (its S takes this chain's last carry out, which nothing reads), else a cut comes first.
+        """
+        other.close()
+        if not (other.slots and other.slots[0].p_zero()):
+            self.cut()
+        self.slots.extend(other.slots)
+        self._pending_to = None
 
     def close(self) -> None:
         """Extract a carry still pending at the end of the chain."""

@@ -84,8 +84,8 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
     max_fanin, so it never wraps. The popcount is of XNOR (P) for the generic styles and of XOR
     (mismatches M, see hdl/carry.py) for "ccu2"; `counts_mismatches(style)` says which.
     pipeline 1 registers the popcount before the accumulator (measured 96 MHz without it on
-    ECP5), pipeline 2 adds a register halfway down the popcount tree (and, for ccu2, gives the
-    accumulator a carry chain of its own).
+    ECP5), pipeline 2 adds a register halfway down the popcount tree (and, for ccu2, starts the
+    accumulator on a fresh carry chain, which the tree's second half may continue).
     """
     # No reset in a PE: every reduction starts with `first`, the drain reads complete ones only, and
     # whatever the PE's control held before a reset arrives ahead of the next reduction (the hop
@@ -150,6 +150,16 @@ def _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cel
         acc_chain.cut()
         acc_chain.align()
     sums = [acc_chain.acc(bits[i] if i < len(bits) else Const(0, 1), acc[i], nfirst) for i in range(len(acc))]
+    if pipeline >= 2 and len(chains) > 1:
+        # Each chain is padded to whole CCU2C: two chains of an odd slot count waste a slot each.
+        # Then the tree's last chain continues the accumulator's (accumulator first: the false
+        # carry path it adds starts at registers and ripples on into the tree's last level, not
+        # the tree into the accumulator, which session 7 measured at -10 MHz).
+        tail = chains[-2]
+        tail.close()
+        if tail.start_slots() % 2 and acc_chain.start_slots() % 2:
+            acc_chain.append(tail)
+            chains.remove(tail)
     for c in chains:
         c.emit(m, cells)
     with m.If(valid):
