@@ -89,14 +89,27 @@ def _group_sum_chain(m: Module, name: str, bits: Value, m_part: Value, acc: Valu
     return total
 
 
+def _drain_chain_bits(width: int, rows: int) -> int:
+    """Result bits per carry chain of a drain row block (a divisor of one column's `width`, so no
+    chain spans two columns): the fewest CCU2C, then the shortest chain.
+
+    A chain of n bits is n x (1 + ceil(rows / 2)) + 1 slots, padded to whole CCU2C; its ripple is a
+    timing path (a block of 8 rows at acc_width 10: one chain per column is 26 CCU2C, 1.8 ns of
+    carry; two chains of 5 bits cost the same 26 and ripple half as far).
+    """
+    def ccu(per: int) -> int:
+        return width // per * ((per * (1 + (rows + 1) // 2) + 2) // 2)
+    return min((per for per in range(1, width + 1) if width % per == 0), key=lambda per: (ccu(per), per))
+
+
 class XnorArray(wiring.Component):
     """The PE grid plus result bank and drain; `drain` carries one (group-summed) row per beat.
 
     Drain: once every PE of a reduction has captured (config.fill_latency() cycles after the
     `last` handshake), row i is read in cycle order i = 0..R-1; rows of one split group
     (2**split consecutive rows, the last group truncated at R) are summed and leave as one beat.
-    In the credit flow PE(r, c) is read (c // act_hop) [+ r // drain_hop] cycles after the row
-    counter passes r: the same skew its capture had, since drain_hop >= weight_hop.
+    In the credit flow PE(r, c) is read (c // act_hop) [+ drain_regs x (r // drain_hop)] cycles
+    after the row counter passes r: no later than its capture, since drain_hop >= drain_regs x weight_hop.
     """
 
     def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline", cells: str = "generic"):
@@ -287,19 +300,21 @@ class XnorArray(wiring.Component):
         groups = [range(g * cfg.act_hop, min((g + 1) * cfg.act_hop, C)) for g in range(S + 1)] if S else [range(C)]
         for g, cols in enumerate(groups):
             words = [Cat(*(res[r][c] for c in cols)) for r in range(R)]
-            if D:  # row block b ORs its rows (select g + b cycles late) into the block above's register
+            if D:  # row block b ORs its rows (select g + drain_regs x b cycles late) into what the block above registered
                 sel, row_sel = _delay(m, onehot, g, f"sel_g{g}"), None
-                for b in range(Sd + 1):
+                for b in range((R - 1) // D + 1):
                     rows = range(b * D, min((b + 1) * D, R))
-                    sel_b = _delay(m, sel[rows.start:rows.stop], b, f"sel_g{g}_b{b}")
-                    if row_sel is not None:
-                        above = Signal(len(row_sel), name=f"drain_g{g}_b{b}_in", reset_less=True)
-                        m.d.sync += above.eq(row_sel)
-                        row_sel = above
+                    sel_b = _delay(m, sel[rows.start:rows.stop], cfg.drain_regs * b, f"sel_g{g}_b{b}")
+                    if row_sel is not None:  # (with drain_regs 2, one register near each block)
+                        for j in range(cfg.drain_regs):
+                            above = Signal(len(row_sel), name=f"drain_g{g}_b{b}_in{'' if j == 0 else j}",
+                                           reset_less=True)
+                            m.d.sync += above.eq(row_sel)
+                            row_sel = above
                     if self.style == "ccu2":  # (the block above enters as each bit's carry-in: free)
-                        # (one chain per column: 16 CCU2C at 4 rows and acc_width 10; 4 bits per chain cost 192 more at 32x16)
                         chains, row_sel = onehot_mux(f"drain_g{g}_b{b}", [words[r] for r in rows], sel_b,
-                                                     bits_per_chain=cfg.acc_width, cin=row_sel)
+                                                     bits_per_chain=_drain_chain_bits(cfg.acc_width, len(rows)),
+                                                     cin=row_sel)
                         for ch in chains:
                             ch.emit(m, self.cells)
                     else:

@@ -48,6 +48,8 @@ PARAM_RANGES = {
                         "output FIFO has room for every beat in flight (credits; 8 + act + drain stages keep one beat per cycle)")),
     "drain_hop": (0, 64, ("credit flow only: PE rows per drain register down a column (row r is read r // hop "
                          "cycles late, an OR chain carries the row down; >= weight_hop); 0: one R:1 row mux per column")),
+    "drain_regs": (1, 2, ("registers per drain row block (row r is read drain_regs x (r // drain_hop) cycles late; "
+                         "2: one near each end of a long block's hop, needs drain_hop >= 2 x weight_hop)")),
     "skew_mem": (0, 64, ("0: the input skew lines (row r waits r // weight_hop, column c waits c // act_hop) are "
                         "flip-flops; 4..64 (3..64 with skew_lutram): lines of at least this many cycles are RAM "
                         "ring buffers, one per delay (one flip-flop per bit instead of one per cycle)")),
@@ -73,6 +75,7 @@ class AccelConfig:
     channels: int | None = None  # None -> cols
     out_fifo: int = 0
     drain_hop: int = 0
+    drain_regs: int = 1
     skew_mem: int = 0
     skew_lutram: int = 0
 
@@ -97,10 +100,14 @@ class AccelConfig:
             raise ConfigError(f"skew_lutram must be 0 when skew_mem is 0 (no RAM lines), not {self.skew_lutram!r}")
         if self.drain_hop and not self.out_fifo:
             raise ConfigError(f"drain_hop must be 0 when out_fifo is 0 (the stall flow), not {self.drain_hop!r}")
-        # a row read r // drain_hop cycles late is safe only while PE row r captures as late or later
-        if 0 < self.drain_hop < self.weight_hop:
-            raise ConfigError(f"drain_hop must be 0 or an integer in weight_hop ({self.weight_hop})..64, "
-                              f"not {self.drain_hop!r}")
+        # a row read drain_regs x (r // drain_hop) cycles late is safe only while PE row r captures
+        # (r // weight_hop cycles late) as late or later: drain_hop >= drain_regs x weight_hop is enough
+        if self.drain_regs > 1 and not self.drain_hop:
+            raise ConfigError(f"drain_regs must be 1 when drain_hop is 0 (no row blocks), not {self.drain_regs!r}")
+        if 0 < self.drain_hop < self.drain_regs * self.weight_hop:
+            low = (f"weight_hop ({self.weight_hop})" if self.drain_regs == 1 else
+                   f"drain_regs x weight_hop ({self.drain_regs * self.weight_hop})")
+            raise ConfigError(f"drain_hop must be 0 or an integer in {low}..64, not {self.drain_hop!r}")
         if self.channels % self.cols:
             raise ConfigError(f"channels must be a multiple of cols ({self.cols}), not {self.channels!r}")
 
@@ -154,8 +161,9 @@ class AccelConfig:
 
     @property
     def drain_stages(self) -> int:
-        """Registers a drained row passes down its column's OR chain (row r is read r // drain_hop late)."""
-        return (self.rows - 1) // self.drain_hop if self.drain_hop else 0
+        """Registers a drained row passes down its column's OR chain (row r is read
+        drain_regs x (r // drain_hop) cycles late)."""
+        return self.drain_regs * ((self.rows - 1) // self.drain_hop) if self.drain_hop else 0
 
     def params(self) -> dict:
         """Plain-int parameters (what golden/reference.py and config.json use)."""

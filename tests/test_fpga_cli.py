@@ -6,8 +6,10 @@ import sys
 
 import pytest
 
+from fpga.devices import BOARDS
 from fpga.flow import tool
 from fpga.pll import ecp5_pll, ice40_pll
+from hdl.config import AccelConfig
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -26,7 +28,7 @@ from fpga.pll import ecp5_pll, ice40_pll
     (["--baud", "20000000"], "too fast"),
     # the board's default core fields apply (fpga/devices.py): the UP5K's max_fanin=255, the 85F's weight_hop=2
     (["--k", "256"], "max_fanin must be an integer in k (256)..65536, not 255"),
-    (["--board", "ulx3s-85f", "--cfg", "drain_hop=1"], "drain_hop must be 0 or an integer in weight_hop (2)..64, not 1"),
+    (["--board", "ulx3s-85f", "--cfg", "drain_hop=1"], "drain_hop must be 0 or an integer in drain_regs x weight_hop (4)..64, not 1"),
 ])
 def test_bad_params_one_line_exit_2_nothing_written(args, needle, tmp_path):
     out = tmp_path / "out"
@@ -37,6 +39,15 @@ def test_bad_params_one_line_exit_2_nothing_written(args, needle, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
     assert r.stdout == ""
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_board_default_drain_keeps_one_beat_per_cycle(name):
+    """A credit-flow default needs out_fifo >= the credit round trip, or its drain stalls a cycle in
+    every few (the 85F's 28 fell behind the round trip as registers were added to its loop: 31)."""
+    b = BOARDS[name]
+    cfg = AccelConfig(rows=b.default_rows, cols=b.default_cols, k=b.default_k, **dict(b.default_cfg))
+    assert not cfg.out_fifo or cfg.out_fifo >= cfg.credit_round_trip(), (cfg.out_fifo, cfg.credit_round_trip())
 
 
 def _tool_out(cmd, cwd):

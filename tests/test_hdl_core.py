@@ -50,6 +50,8 @@ def test_latency_matches_config(style):
                     "drain_hop": 2},  # row blocks 0..4 (the last truncated), round trip 14
                    {"rows": 8, "cols": 7, "k": 7, "max_fanin": 70, "weight_hop": 1, "act_hop": 2, "out_fifo": 20,
                     "drain_hop": 3},
+                   {"rows": 9, "cols": 3, "k": 7, "max_fanin": 70, "weight_hop": 1, "out_fifo": 16,
+                    "drain_hop": 2, "drain_regs": 2},  # two registers per row block: 8 drain stages
                    {"rows": 8, "cols": 6, "k": 7, "max_fanin": 70, "weight_hop": 1, "skew_mem": 4},  # RAM lines
                    {"rows": 8, "cols": 6, "k": 7, "max_fanin": 70, "weight_hop": 1, "skew_mem": 3, "skew_lutram": 1}):
         p = {"weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, **params}
@@ -63,12 +65,12 @@ def test_latency_matches_config(style):
         assert out.cycles[-1] - out.cycles[0] == cfg.drain_cycles() - 1
 
 
-@pytest.mark.parametrize("act_hop,drain_hop", [(1, 0), (2, 0), (2, 4)])
+@pytest.mark.parametrize("act_hop,drain_hop,drain_regs", [(1, 0, 1), (2, 0, 1), (2, 4, 1), (2, 8, 2)])
 @pytest.mark.parametrize("spare", [-1, 0])
-def test_credits_round_trip_is_exact(act_hop, drain_hop, spare):
+def test_credits_round_trip_is_exact(act_hop, drain_hop, drain_regs, spare):
     """out_fifo = credit_round_trip() keeps one beat per cycle; one credit fewer cannot."""
     p = {"rows": 24, "cols": 7, "k": 7, "max_fanin": 70, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1,
-         "channels": 7, "act_hop": act_hop, "drain_hop": drain_hop}
+         "channels": 7, "act_hop": act_hop, "drain_hop": drain_hop, "drain_regs": drain_regs}
     p["out_fifo"] = AccelConfig(**p, out_fifo=3).credit_round_trip() + spare
     case = random_case("credits", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)
     cfg, expect, out, _beat, _ = simulate_core(case)
