@@ -89,16 +89,19 @@ def _group_sum_chain(m: Module, name: str, bits: Value, m_part: Value, acc: Valu
     return total
 
 
+@functools.cache
 def _drain_chain_bits(width: int, rows: int) -> int:
     """Result bits per carry chain of a drain row block (a divisor of one column's `width`, so no
     chain spans two columns): the fewest CCU2C, then the shortest chain.
 
-    A chain of n bits is n x (1 + ceil(rows / 2)) + 1 slots, padded to whole CCU2C; its ripple is a
+    Counted on throw-away chains from onehot_mux itself, padded to whole CCU2C; the ripple is a
     timing path (a block of 8 rows at acc_width 10: one chain per column is 26 CCU2C, 1.8 ns of
     carry; two chains of 5 bits cost the same 26 and ripple half as far).
     """
     def ccu(per: int) -> int:
-        return width // per * ((per * (1 + (rows + 1) // 2) + 2) // 2)
+        chains, _ = onehot_mux("plan", [Signal(width) for _ in range(rows)], Signal(rows),
+                               bits_per_chain=per, cin=Signal(width))
+        return sum((c.start_slots() + 1) // 2 for c in chains)
     return min((per for per in range(1, width + 1) if width % per == 0), key=lambda per: (ccu(per), per))
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from golden.reference import ref_array
 from golden.stimulus import cases, random_case
-from hdl.array import XnorArray
+from hdl.array import XnorArray, _drain_chain_bits
 from hdl.config import AccelConfig
 from tests.simdrive import Sink, Source, run
 
@@ -57,3 +57,10 @@ def test_array_last_waits_for_drain(overlap):
     assert snk.items == expect
     gaps = [b - a for a, b in zip(src.sent_cycles, src.sent_cycles[1:])]
     assert gaps == [cfg.reduction_period()] * 3
+
+
+@pytest.mark.parametrize("rows,per", [(8, 5), (4, 5), (2, 10), (1, 10)])
+def test_drain_block_chains_split_only_when_free(rows, per):
+    """A drain row block's chains (acc_width 10): split into 5-bit chains where that takes no more
+    CCU2C than one chain per column (half the ripple), kept whole where a split would cost one."""
+    assert _drain_chain_bits(10, rows) == per
