@@ -34,14 +34,15 @@ from fpga.netlist import open_chain_ends
 # registers), max_fanin 255 (8-bit accumulators) and carry-chain adders (SB_CARRY is free) fit 8x8.
 POINTS = {
     # ECP5: the CCU2C-mapped PE (hdl/carry.py) at K=15: K=23's PE chains fit a floorplan block of the
-    # 85F at 32x32 too (0.852 op/LUT) but filled 90 % of the flip-flops and routed at 139.7 MHz; K=31's
-    # do not fit (fpga/floorplan.py, README). Hop registers every 2 rows and columns, 10-bit accumulators (fan-in 1023 covers
-    # Fashion-MNIST's 784), a register halfway down the tree, and the credit flow (no out.ready
-    # enable, systolic drain) into a FIFO of 30 (its credit round trip) with two drain registers every 8 rows, skew lines of 3+
-    # cycles in LUT RAM: 158.8 MHz routed in context, 0.741 op/LUT (docs/design.md, ECP5 floorplan).
+    # 85F at 32x32 too (0.852 op/LUT, session 22) but filled 90 % of the flip-flops and routed at 139.7
+    # MHz; K=31's do not fit (fpga/floorplan.py, README). LFSR accumulators (4 binary bits + 6 LFSR bits:
+    # fan-in 1007 covers Fashion-MNIST's 784), hop registers every 2 rows and columns, a register halfway
+    # down the tree, and the credit flow (no out.ready enable, systolic drain) into a FIFO of 31 (its
+    # credit round trip) with two drain registers every 8 rows, skew lines of 3+ cycles in LUT RAM:
+    # 161.1 MHz routed in context, 0.830 op/LUT (docs/measurements.md, session 23).
     "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 15, "target_mhz": 150.0,
-             "gen": {"max_fanin": 1023, "overlap": 1, "popcount": "ccu2", "weight_hop": 2, "act_hop": 2,
-                     "pipeline": 2, "out_fifo": 30, "drain_hop": 8, "drain_regs": 2, "skew_mem": 3,
+             "gen": {"max_fanin": 1007, "overlap": 1, "popcount": "ccu2", "weight_hop": 2, "act_hop": 2,
+                     "pipeline": 2, "out_fifo": 31, "drain_hop": 8, "drain_regs": 2, "acc_lfsr": 1, "skew_mem": 3,
                      "skew_lutram": 1}},
     "ice40": {"device": "ice40-up5k", "rows": 8, "cols": 8, "k": 8, "target_mhz": 48.0,
               "gen": {"max_fanin": 255, "overlap": 0, "popcount": "chain", "weight_hop": 4}},
@@ -181,6 +182,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out-fifo", type=int, help="credit flow into an output FIFO of this depth (0: stall enable)")
     ap.add_argument("--drain-hop", type=int, help="credit flow: PE rows per drain register down a column (0: off)")
     ap.add_argument("--drain-regs", type=int, help="registers per drain row block (2: drain_hop >= 2 x weight_hop)")
+    ap.add_argument("--acc-lfsr", type=int, help="1: LFSR upper accumulator bits, decoded at drain (hdl/lfsr.py)")
     ap.add_argument("--skew-mem", type=int, help="skew lines of at least this many cycles in RAM (0: flip-flops)")
     ap.add_argument("--skew-lutram", type=int, help="1: skew_mem's RAMs in LUT RAM (0: block RAM)")
     ap.add_argument("--popcount")
@@ -221,7 +223,7 @@ def main(argv=None) -> int:
         r = run_point(fam, args.k, {"popcount": args.popcount, "max_fanin": args.max_fanin,
                                     "weight_hop": args.weight_hop, "act_hop": args.act_hop, "overlap": args.overlap,
                                     "pipeline": args.pipeline, "out_fifo": args.out_fifo,
-                                    "drain_hop": args.drain_hop, "drain_regs": args.drain_regs,
+                                    "drain_hop": args.drain_hop, "drain_regs": args.drain_regs, "acc_lfsr": args.acc_lfsr,
                                     "skew_mem": args.skew_mem,
                                     "skew_lutram": args.skew_lutram}, args.flow, args.placer,
                      args.router, not args.no_route, (args.rows, args.cols), args.seed, args.keep,

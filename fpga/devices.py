@@ -44,13 +44,14 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
     # and one flip-flop), a register halfway down the popcount (49.1-52.2 MHz over seeds 1-8, README)
     Board("icebreaker", "ice40-up5k", "ice40", ICEBreakerPlatform, 48.0, 8, 8, 8,
           default_cfg=(("max_fanin", 255), ("overlap", 0), ("pipeline", 2)), default_seeds=3),
-    # the 32x32 of the ECP5 floorplan (docs/measurements.md, session 22: 158.8 MHz in the benchmark
-    # harness, 159.1 with this board's UART bridge, 0.74 op/LUT): carry-chain PEs at K=15 pinned to the
-    # fabric, hop registers every 2 rows and columns, the credit flow with a systolic drain (two
-    # registers between row blocks of 8: 0.03 op/LUT more than blocks of 4), LUT-RAM skew lines
+    # the 32x32 of the ECP5 floorplan (docs/measurements.md, session 23: 161.1 MHz in the benchmark
+    # harness, 0.83 op/LUT): carry-chain PEs at K=15 pinned to the fabric with LFSR accumulators (4 binary
+    # bits + a 6-bit LFSR: fan-in 1007, the most 63 LFSR states count; 1023 needs a 7th bit, 0.80 op/LUT),
+    # hop registers every 2 rows and columns, the credit flow with a systolic drain (two registers between
+    # row blocks of 8: 0.03 op/LUT more than blocks of 4), LUT-RAM skew lines
     Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 15, default_popcount="ccu2",
-          default_cfg=(("max_fanin", 1023), ("weight_hop", 2), ("act_hop", 2), ("pipeline", 2), ("out_fifo", 30),
-                       ("drain_hop", 8), ("drain_regs", 2), ("skew_mem", 3), ("skew_lutram", 1))),
+          default_cfg=(("max_fanin", 1007), ("weight_hop", 2), ("act_hop", 2), ("pipeline", 2), ("out_fifo", 31),
+                       ("drain_hop", 8), ("drain_regs", 2), ("acc_lfsr", 1), ("skew_mem", 3), ("skew_lutram", 1))),
     Board("ulx3s-25f", "ecp5-25f", "ecp5", ULX3S_25F_Platform, 150.0, 16, 16, 8),
 )}
 

@@ -206,6 +206,10 @@ def _ff_key(ff: dict) -> tuple:
     return tuple(str(ff["connections"].get(p)) for p in _FF_CONTROL), params
 
 
+def _has_lsr(ff: dict) -> bool:
+    return any(isinstance(b, int) for b in ff["connections"].get("LSR", []))
+
+
 def _input_on_m(ff: dict) -> bool:
     """Give a flip-flop its input on the M pin (general routing, `SD` 0) instead of DI (its slice's LUT
     output); False if it had no DI input."""
@@ -219,18 +223,27 @@ def _input_on_m(ff: dict) -> bool:
 
 FEED_SPAN = 4  # a register feeding PE chains is pinned only if those PEs lie within this many rows and columns
 _COMB_PE = re.compile(r"(?:^|\.)row(\d+)\.pe(\d+)\.\w+_ccu\d+\$CCU2_COMB\d$")
+_FF_PE = re.compile(r"(?:^|\.)row(\d+)\.pe(\d+)\.")  # a flip-flop of the PE module itself
 
 
-def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict) -> int:
+def _ff_input(ff: dict) -> int | None:
+    bits = ff["connections"].get("DI") or ff["connections"].get("M") or []
+    return bits[0] if bits and isinstance(bits[0], int) else None
+
+
+def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, beside: dict) -> int:
     """Pin flip-flops that belong to one PE into free slices of its block; returns how many.
 
     Why: they are most of the unpinned cells (at 32x32 K=15: 10 result, ~7 activation-hop and ~7
     weight-hop registers per PE of ~38 unpinned flip-flops), so HeAP and the annealer place far fewer
     cells; they go where the placer put them anyway, beside the chains they feed.
     `owned`: PE -> flip-flops already known to be its own (its chains' other loads, the result
-    register). Added here: every unpinned flip-flop whose output reaches PE chains, all within
-    FEED_SPAN PEs of each other, goes to the PE nearest their middle. A flip-flop takes its input on
-    the M pin (general routing, `SD` 0) and shares a slice only with flip-flops of its control set.
+    register); `beside`: PE -> the flip-flops pinned beside its chains. Added here: the PE module's
+    own flip-flops (by name: an LFSR accumulator's, the delayed `last`), flip-flops loaded from a
+    PE's flip-flop (a result register that takes the state a cycle late, hdl/pe.py), and every
+    unpinned flip-flop whose output reaches PE chains, all within FEED_SPAN PEs of each other, which
+    goes to the PE nearest their middle. A flip-flop takes its input on the M pin (general routing,
+    `SD` 0) and shares a slice only with flip-flops of its control set.
     """
     sinks: dict[int, set] = {}
     for name, cell in cells.items():
@@ -242,6 +255,21 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict) -> in
                         sinks.setdefault(b, set()).add((int(m[1]), int(m[2])))
     owned = {pe: list(ffs) for pe, ffs in owned.items()}
     taken = {ff for ffs in owned.values() for ff in ffs}
+    for name in sorted(cells):  # the PE module's own flip-flops
+        cell = cells[name]
+        m = _FF_PE.search(name) if cell["type"] == "TRELLIS_FF" else None
+        if m and "BEL" not in cell["attributes"] and name not in taken:
+            owned.setdefault((int(m[1]), int(m[2])), []).append(name)
+            taken.add(name)
+    q_pe = {cells[ff]["connections"]["Q"][0]: pe for src in (beside, owned) for pe, ffs in src.items() for ff in ffs}
+    for name in sorted(cells):  # loaded from a PE's flip-flop
+        cell = cells[name]
+        if cell["type"] != "TRELLIS_FF" or "BEL" in cell["attributes"] or name in taken:
+            continue
+        pe = q_pe.get(_ff_input(cell))
+        if pe is not None:
+            owned.setdefault(pe, []).append(name)
+            taken.add(name)
     for name in sorted(cells):
         cell = cells[name]
         if cell["type"] != "TRELLIS_FF" or "BEL" in cell["attributes"] or name in taken:
@@ -257,6 +285,9 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict) -> in
         owned.setdefault(owner, []).append(name)
     n = 0
     for pe, ffs in sorted(owned.items()):
+        # (a set/reset net is shared by a pair of slices, A/B or C/D, which this slice-by-slice fill does
+        # not keep: flip-flops with one, an LFSR accumulator's, are left to the placer)
+        ffs = [ff for ff in ffs if not _has_lsr(cells[ff])]
         reg = regions[pe]
         free = [(x, y, sl) for y in reg.ys for x in range(reg.x_lo, reg.x_hi) for sl in "ABCD"
                 if (x, y, sl) not in slice_ff]
@@ -301,6 +332,7 @@ def pin_pe_chains(path: str | os.PathLike, device: str, plan: Floorplan) -> dict
     n_comb = n_ff = n_moved = 0
     slice_ff: dict[tuple[int, int, str], tuple] = {}  # slices whose flip-flops are pinned: their control set
     owned: dict[tuple[int, int], list[str]] = {}  # PE -> its chains' other flip-flop loads (not beside a LUT)
+    beside: dict[tuple[int, int], list[str]] = {}  # PE -> the flip-flops pinned beside its chains
     for (r, c), pe_chains in sorted(chains.items()):
         reg = regions[(r, c)]
         fill = dict.fromkeys(reg.ys, 0)  # next free slot of each row of the block
@@ -342,11 +374,12 @@ def pin_pe_chains(path: str | os.PathLike, device: str, plan: Floorplan) -> dict
                         if picked is None and slice_ff.setdefault((x, y, sl), key) == key:
                             picked = ff
                             cells[ff]["attributes"]["BEL"] = f"X{x}/Y{y}/SLICE{sl}.FF{k}"
+                            beside.setdefault((r, c), []).append(ff)
                             n_ff += 1
                         elif _input_on_m(cells[ff]):  # general routing, as nextpnr does unpaired
                             owned.setdefault((r, c), []).append(ff)
                             n_moved += 1
-    n_feed = _pin_feed_ffs(cells, regions, owned, slice_ff) if plan.feed_ffs else 0
+    n_feed = _pin_feed_ffs(cells, regions, owned, slice_ff, beside) if plan.feed_ffs else 0
     write_atomic(path, json.dumps(design))
     return {"pes": len(chains), "comb_pinned": n_comb, "ff_pinned": n_ff, "ff_unpaired": n_moved,
             "ff_feed_pinned": n_feed, "margins": list(plan.margins)}

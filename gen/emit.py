@@ -53,7 +53,7 @@ def _convert(which: str, cfg: AccelConfig, style: str) -> str:
     cells = "ecp5" if style == "ccu2" else "generic"  # ccu2: carry chains as CCU2C instances
     if which == "pe":
         pe = XnorPE(cfg.k, cfg.acc_width, style, expose_acc=False, overlap=bool(cfg.overlap),
-                    pipeline=cfg.pipeline, cells=cells)
+                    pipeline=cfg.pipeline, cells=cells, lfsr=cfg.lfsr_width)
         return verilog.convert(pe, name=pe_module_name(cfg, style), emit_src=False)
     if which == "row":
         row = XnorRow(cfg, style, "instance", cells)
@@ -143,7 +143,8 @@ def config_dict(cfg: AccelConfig, style: str = "pair") -> dict:
         "parameters": cfg.params(),
         "parameter_ranges": {k: {"min": lo, "max": hi, "meaning": m} for k, (lo, hi, m) in PARAM_RANGES.items()},
         "derived": {
-            "acc_width": cfg.acc_width, "thr_width": cfg.thr_width, "y_width": cfg.y_width,
+            "acc_width": cfg.acc_width, "res_width": cfg.res_width, "lfsr_width": cfg.lfsr_width,
+            "thr_width": cfg.thr_width, "y_width": cfg.y_width,
             "split_width": cfg.split_width, "chan_block_width": cfg.chan_block_width,
             "row_width": cfg.row_width, "blocks": cfg.blocks, "weight_stages": cfg.weight_stages,
             "act_stages": cfg.act_stages, "drain_stages": cfg.drain_stages,

@@ -247,6 +247,20 @@ def cases() -> list[Case]:
                     n_red=3, seed=32, split=1, idle=0.1),
         # the cocotb ccu2 configuration's own case (3x8_k32_ccu2)
         random_case("r3c8k32_ahop3_pipe2", _params(3, 8, 32, max_fanin=300, act_hop=3, pipeline=2), n_red=3, seed=33),
+        # acc_lfsr: LFSR accumulators (hdl/lfsr.py) in both flows, every pipeline depth, back-to-back
+        # restarts, and a fan-in that uses every LFSR state (119 = 15 * 8 - 1 at K=7: 15 states, 4 bits)
+        random_case("r1c1k1_lfsr", _params(1, 1, 1, max_fanin=16, acc_lfsr=1), n_red=4, seed=38),
+        random_case("r9c3k7_fifo12_drain4x2_lfsr_split2", _params(9, 3, 7, max_fanin=70, weight_hop=2, out_fifo=12,
+                                                                 drain_hop=4, drain_regs=2, acc_lfsr=1),
+                    n_red=3, seed=39, split=2, idle=0.1, backpressure=0.5),
+        random_case("r3c3k7_burst_nooverlap_lfsr", _params(3, 3, 7, max_fanin=70, overlap=0, acc_lfsr=1), n_red=6,
+                    beats=1, seed=40, idle=0.0, backpressure=0.3),
+        random_case("r3c2k7_nopipe_lfsr_burst", _params(3, 2, 7, max_fanin=70, pipeline=0, acc_lfsr=1), n_red=5,
+                    beats=1, seed=41, idle=0.0, backpressure=0.3),
+        random_case("r2c3k32_pipe2_lfsr", _params(2, 3, 32, max_fanin=256, pipeline=2, acc_lfsr=1), n_red=3,
+                    seed=42),
+        _extreme_case("r1c3k7_all_match_lfsr_full", _params(1, 3, 7, max_fanin=119, acc_lfsr=1), "match", 43),
+        _extreme_case("r1c3k7_all_mismatch_lfsr_full", _params(1, 3, 7, max_fanin=119, acc_lfsr=1), "mismatch", 44),
         _ties_case("r2c3k7_ties_pos", _params(2, 3, 7, max_fanin=70), 12, 1),
         _ties_case("r3c2k32_ties_neg", _params(3, 2, 32, max_fanin=256), 13, 0),
         _ties_case("r2c2k7_ties_multi", _params(2, 2, 7, max_fanin=70, n_thresholds=3), 14, 1),

@@ -22,11 +22,12 @@ from .carry import Chain, onehot_mux
 from .config import AccelConfig
 from .kept import kept_reg
 from .layouts import beat_layout, drain_layout
+from .lfsr import lfsr_decode
 from .pe import counts_mismatches, pe_logic
 from .skew import SkewLines
 from .skew import delay as _delay
 
-__all__ = ["XnorArray", "pe_module_name"]
+__all__ = ["XnorArray", "ctl_width", "pe_module_name"]
 
 
 BOOK_LAG = 2  # cycles the drain-side bookkeeping takes the input control late (at most fill - 2)
@@ -34,13 +35,13 @@ BOOK_LAG = 2  # cycles the drain-side bookkeeping takes the input control late (
 
 def pe_module_name(cfg: AccelConfig, style: str = "pair") -> str:
     """Verilog name of the PE module gen/ emits once and every row instantiates C times."""
-    return f"xnorgen_pe_k{cfg.k}_w{cfg.acc_width}_o{cfg.overlap}_p{cfg.pipeline}_{style}"
+    return f"xnorgen_pe_k{cfg.k}_w{cfg.acc_width}_o{cfg.overlap}_p{cfg.pipeline}_l{cfg.lfsr_width}_{style}"
 
 
 def row_module_name(cfg: AccelConfig, style: str = "pair") -> str:
     """Verilog name of the PE-row module gen/ emits once and the array instantiates R times."""
     return (f"xnorgen_row_c{cfg.cols}_h{cfg.act_hop}_k{cfg.k}_w{cfg.acc_width}_o{cfg.overlap}"
-            f"_p{cfg.pipeline}_{style}")
+            f"_p{cfg.pipeline}_l{cfg.lfsr_width}_{style}")
 
 
 class XnorRow(wiring.Component):
@@ -54,8 +55,8 @@ class XnorRow(wiring.Component):
     def __init__(self, cfg: AccelConfig, style: str = "pair", pe_mode: str = "inline", cells: str = "generic"):
         self.cfg, self.style, self.pe_mode, self.cells = cfg, style, pe_mode, cells
         super().__init__({
-            "act": In(cfg.k), "wgt": In(data.ArrayLayout(cfg.k, cfg.cols)), "ctl": In(3),
-            "res": Out(data.ArrayLayout(cfg.acc_width, cfg.cols)),
+            "act": In(cfg.k), "wgt": In(data.ArrayLayout(cfg.k, cfg.cols)), "ctl": In(ctl_width(cfg)),
+            "res": Out(data.ArrayLayout(cfg.res_width, cfg.cols)),
         })
 
     def elaborate(self, platform):
@@ -68,14 +69,33 @@ class XnorRow(wiring.Component):
                 ctl = kept_reg(m, ctl, f"ctl_c{c}", self.pe_mode)
             if self.pe_mode == "inline":
                 _, res = pe_logic(m, f"pe{c}", act, self.wgt[c], ctl[0], ctl[1], ctl[2], cfg.k,
-                                  cfg.acc_width, self.style, bool(cfg.overlap), cfg.pipeline, self.cells)
+                                  cfg.acc_width, self.style, bool(cfg.overlap), cfg.pipeline, self.cells,
+                                  cfg.lfsr_width, ctl[3] if cfg.acc_lfsr else None)
                 m.d.comb += self.res[c].eq(res)
             else:
                 m.submodules[f"pe{c}"] = Instance(
                     pe_module_name(cfg, self.style), i_clk=ClockSignal(), i_rst=ResetSignal(),
                     i_a=act, i_w=self.wgt[c], i_valid=ctl[0], i_nfirst=ctl[1], i_vlast=ctl[2],
-                    o_res=self.res[c])
+                    o_res=self.res[c], **({"i_vfirst": ctl[3]} if cfg.acc_lfsr else {}))
         return m
+
+
+def ctl_width(cfg: AccelConfig) -> int:
+    """Control bits a PE takes: valid, valid and not first, valid and last (+ valid and first: acc_lfsr)."""
+    return 3 + cfg.acc_lfsr
+
+
+def _lfsr_decoder(m: Module, name: str, state: Value, cfg: AccelConfig) -> Value:
+    """An LFSR accumulator's state -> its value: the LFSR's step count above the binary bits (a table)."""
+    low, cnt = state[:cfg.low_width], state[cfg.low_width:]
+    steps = Signal(range(1 << cfg.lfsr_width), name=f"{name}_steps")
+    with m.Switch(cnt):
+        for st, n in lfsr_decode(cfg.lfsr_width).items():
+            with m.Case(st):
+                m.d.comb += steps.eq(n)
+        with m.Default():  # (all ones: off the cycle, never reached)
+            m.d.comb += steps.eq(0)
+    return Cat(low, steps)[:cfg.acc_width]
 
 
 def _group_sum_chain(m: Module, name: str, bits: Value, m_part: Value, acc: Value, keep: Value, cells: str) -> Value:
@@ -143,9 +163,10 @@ class XnorArray(wiring.Component):
         # -- input register (data loads every cycle; the valid bit tags it) -----------------------
         in_act = Signal(data.ArrayLayout(K, R), name="in_act", reset_less=True)
         in_wgt = Signal(data.ArrayLayout(K, W * C), name="in_wgt", reset_less=True)
-        in_ctl = Signal(3, name="in_ctl")  # valid, not first, valid and last: decoded once, not per PE
+        # valid, valid and not first, valid and last (, valid and first): decoded once, not per PE
+        in_ctl = Signal(ctl_width(cfg), name="in_ctl")
         m.d.sync += [in_act.eq(pay.act), in_wgt.eq(pay.wgt),
-                     in_ctl.eq(Cat(accept, ~pay.first, accept & pay.last))]
+                     in_ctl.eq(Cat(accept, accept & ~pay.first, accept & pay.last, accept & pay.first))]
 
         # -- skew: row group h = r // G is delayed h cycles, column c is delayed c cycles ----------
         n_groups = cfg.weight_stages + 1
@@ -174,7 +195,7 @@ class XnorArray(wiring.Component):
                 m.d.comb += [row.act.eq(acts[r]), row.wgt.eq(row_w), row.ctl.eq(ctl[h])]
                 row_res = row.res
             else:
-                row_res = Signal(data.ArrayLayout(cfg.acc_width, C), name=f"row{r}_res")
+                row_res = Signal(data.ArrayLayout(cfg.res_width, C), name=f"row{r}_res")
                 m.submodules[f"row{r}"] = Instance(
                     row_module_name(cfg, self.style), i_clk=ClockSignal(), i_rst=ResetSignal(),
                     i_act=acts[r], i_wgt=row_w, i_ctl=ctl[h], o_res=row_res)
@@ -316,7 +337,7 @@ class XnorArray(wiring.Component):
                             row_sel = above
                     if self.style == "ccu2":  # (the block above enters as each bit's carry-in: free)
                         chains, row_sel = onehot_mux(f"drain_g{g}_b{b}", [words[r] for r in rows], sel_b,
-                                                     bits_per_chain=_drain_chain_bits(cfg.acc_width, len(rows)),
+                                                     bits_per_chain=_drain_chain_bits(cfg.res_width, len(rows)),
                                                      cin=row_sel)
                         for ch in chains:
                             ch.emit(m, self.cells)
@@ -328,11 +349,19 @@ class XnorArray(wiring.Component):
                 for ch in chains:
                     ch.emit(m, self.cells)
             else:  # (Yosys: ~29-37 LUT4 per bit at R=32)
-                row_sel = Cat(*words).word_select(_delay(m, i, g, f"sel_g{g}"), len(cols) * cfg.acc_width)
+                row_sel = Cat(*words).word_select(_delay(m, i, g, f"sel_g{g}"), len(cols) * cfg.res_width)
             got = Signal(len(row_sel), name=f"rd_p_g{g}", reset_less=True)
             with m.If(en):
                 m.d.sync += got.eq(row_sel)
             tg = data.View(tag_l, _delay(m, tags.as_value(), g + Sd, f"rd_tags_g{g}", False))
+            if cfg.acc_lfsr:  # a register of decoded values, one cycle (the tags follow)
+                dec = Signal(len(cols) * cfg.acc_width, name=f"rd_dec_g{g}", reset_less=True)
+                tg_d = Signal(tag_l, name=f"rd_tags_dec_g{g}")
+                with m.If(en):
+                    m.d.sync += [dec.eq(Cat(*(_lfsr_decoder(m, f"dec{c}", got[j * cfg.res_width:(j + 1) * cfg.res_width],
+                                                            cfg) for j, c in enumerate(cols)))),
+                                 tg_d.eq(tg)]
+                got, tg = dec, tg_d
             for j, c in enumerate(cols):
                 part = got[j * cfg.acc_width:(j + 1) * cfg.acc_width]
                 acc = Signal(cfg.acc_width, name=f"gsum{c}", reset_less=True) if S else o.payload.p[c]
@@ -345,8 +374,13 @@ class XnorArray(wiring.Component):
                         m.d.sync += acc.eq(Mux(tg.gfirst, 0, acc) + part)
                 if S:
                     m.d.comb += o.payload.p[c].eq(_delay(m, acc, S - g, f"gsum{c}"))
-        # -- the drain beat's valid and metadata: S + Sd + 2 cycles after the read of its group's last row
+        # -- the drain beat's valid and metadata: S + Sd + 2 (+ acc_lfsr) cycles after the read of its group's last row
         ts = data.View(tag_l, _delay(m, tags.as_value(), S + Sd, "rd_tags_s", False))
+        if cfg.acc_lfsr:  # (the decode register)
+            ts_d = Signal(tag_l, name="rd_tags_s_dec")
+            with m.If(en):
+                m.d.sync += ts_d.eq(ts)
+            ts = ts_d
         meta = [o.valid, o.payload.last_row, o.payload.chan_block, o.payload.row]
         if S:  # (o.payload.p is driven comb from the de-skew registers, so its other fields must be too)
             meta = [Signal(len(v), name=f"drain_{n}") for v, n in zip(meta, ("valid", "last_row", "cb", "row"))]

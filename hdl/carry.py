@@ -178,13 +178,28 @@ class Chain:
         """Continue this physical chain with `other` (closed, not yet emitted): one chain start less.
 
         other's first slot sees CIN = 0 as if it started a chain: a P = 0 first slot ignores CIN
-        (its S takes this chain's last carry out, which nothing reads), else a cut comes first.
+        (its S takes this chain's last carry out: the pending carry, if any), else a cut comes first.
         """
         other.close()
         if not (other.slots and other.slots[0].p_zero()):
-            self.cut()
+            self.cut()  # (a carry still pending is taken out by the cut)
+        elif self._pending_to is not None:  # other's first slot takes the pending carry out: S = CIN
+            self._pending_to.append(("bit", other.slots[0].s))
         self.slots.extend(other.slots)
         self._pending_to = None
+
+    def ccu2(self) -> int:
+        """CCU2C this chain emits (its pending carry taken out)."""
+        return (self.start_slots() + (self._pending_to is not None) + 1) // 2
+
+    def ccu2_appended(self, other: Chain) -> int:
+        """CCU2C of this chain continued by `other` (a dry run on copies; neither is changed)."""
+        mine, theirs = Chain(f"{self.name}_dry"), Chain(f"{other.name}_dry")
+        mine.slots, theirs.slots = list(self.slots), list(other.slots)
+        mine._pending_to = [] if self._pending_to is not None else None
+        theirs._pending_to = [] if other._pending_to is not None else None
+        mine.append(theirs)
+        return mine.ccu2()
 
     def close(self) -> None:
         """Extract a carry still pending at the end of the chain."""

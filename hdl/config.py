@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
+from .lfsr import lfsr_width, low_width
+
 __all__ = ["PARAM_RANGES", "POPCOUNT_STYLES", "SKEW_MIN_DELAY", "AccelConfig", "ConfigError"]
 
 POPCOUNT_STYLES = ("pair", "chain", "tree", "ccu2")  # see hdl.pe.popcount_xnor and hdl/carry.py
@@ -50,6 +52,8 @@ PARAM_RANGES = {
                          "cycles late, an OR chain carries the row down; >= weight_hop); 0: one R:1 row mux per column")),
     "drain_regs": (1, 2, ("registers per drain row block (row r is read drain_regs x (r // drain_hop) cycles late; "
                          "2: one near each end of a long block's hop, needs drain_hop >= 2 x weight_hop)")),
+    "acc_lfsr": (0, 1, ("1: a PE accumulator's bits above the popcount's width are an LFSR stepping on their carry "
+                       "(one LUT instead of a carry slot per bit; hdl/lfsr.py), decoded once per column at drain")),
     "skew_mem": (0, 64, ("0: the input skew lines (row r waits r // weight_hop, column c waits c // act_hop) are "
                         "flip-flops; 4..64 (3..64 with skew_lutram): lines of at least this many cycles are RAM "
                         "ring buffers, one per delay (one flip-flop per bit instead of one per cycle)")),
@@ -76,6 +80,7 @@ class AccelConfig:
     out_fifo: int = 0
     drain_hop: int = 0
     drain_regs: int = 1
+    acc_lfsr: int = 0
     skew_mem: int = 0
     skew_lutram: int = 0
 
@@ -116,6 +121,21 @@ class AccelConfig:
     def acc_width(self) -> int:
         """P lies in [0, max_fanin]."""
         return _bits(self.max_fanin)
+
+    @property
+    def low_width(self) -> int:
+        """acc_lfsr: binary bits of a PE accumulator (the popcount's width: one carry per beat at most)."""
+        return low_width(self.k)
+
+    @property
+    def lfsr_width(self) -> int:
+        """acc_lfsr: LFSR bits of a PE accumulator, enough states for every carry count (0 without)."""
+        return lfsr_width((self.max_fanin >> self.low_width) + 1) if self.acc_lfsr else 0
+
+    @property
+    def res_width(self) -> int:
+        """Bits of a PE's result as it drains: P (acc_width), or with acc_lfsr the binary bits and the LFSR state."""
+        return self.low_width + self.lfsr_width if self.acc_lfsr else self.acc_width
 
     @property
     def thr_width(self) -> int:
@@ -175,9 +195,14 @@ class AccelConfig:
 
         One input register, the row skew (r // weight_hop) and the column hops (c // act_hop): the
         last PE is reached after 1 + weight_stages + act_stages cycles and captures at the end of it
-        (one cycle later per PE pipeline register).
+        (one cycle later per PE pipeline register, and `res_lag`).
         """
-        return 1 + self.weight_stages + self.act_stages + 1 + self.pipeline
+        return 1 + self.weight_stages + self.act_stages + 1 + self.pipeline + self.res_lag
+
+    @property
+    def res_lag(self) -> int:
+        """1 where a PE's result register takes the LFSR state one cycle after the `last` beat's update."""
+        return self.acc_lfsr * self.overlap
 
     def out_latency(self) -> int:
         """Cycles from the `last` handshake to the first out beat being valid (out.ready held high).
@@ -187,12 +212,12 @@ class AccelConfig:
         return self.fill_latency() + self._drain_latency(bool(self.out_fifo))
 
     def _drain_latency(self, credit: bool) -> int:
-        """Registers from a row read to its out beat: row read, group sum (the array's drain beat),
+        """Registers from a row read to its out beat: row read, [the LFSR decode,] group sum (the array's drain beat),
         threshold-memory read, compare, count (the out beat); in the credit flow act_stages more (the
         systolic drain: column group g reads its row g cycles late, the others wait for the last
         group), drain_stages more (the row blocks' OR chain down each column) and 2 for the FIFO
         (write, output register)."""
-        return 5 + (self.act_stages + self.drain_stages + 2 if credit else 0)
+        return 5 + self.acc_lfsr + (self.act_stages + self.drain_stages + 2 if credit else 0)
 
     def credit_round_trip(self) -> int:
         """Cycles a drain beat holds its credit (out_fifo): from its row read to the out handshake

@@ -13,8 +13,10 @@ from amaranth.lib.wiring import In, Out
 
 from .carry import Chain, mismatch_tree, tree_levels
 from .config import POPCOUNT_STYLES
+from .lfsr import lfsr_step, low_width
 
-__all__ = ["POPCOUNT_STYLES", "XnorPE", "counts_mismatches", "pe_logic", "popcount_xnor"]
+__all__ = ["POPCOUNT_STYLES", "XnorPE", "counts_mismatches", "lfsr_state_width", "pe_logic",
+           "popcount_xnor"]
 
 
 def _balanced_sum(terms: list[Value], m: Module | None = None, name: str = "",
@@ -73,7 +75,8 @@ def popcount_xnor(m: Module, name: str, a: Value, w: Value, k: int, style: str =
 
 def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Value, vlast: Value,
              k: int, acc_width: int, style: str = "pair", overlap: bool = True,
-             pipeline: int = 1, cells: str = "generic") -> tuple[Signal, Signal]:
+             pipeline: int = 1, cells: str = "generic", lfsr: int = 0,
+             vfirst: Value | None = None) -> tuple[Value, Value]:
     """Add one PE to module m; returns (acc, res).
 
     Control comes pre-decoded from the array (one register per hop, no LUT per PE): valid,
@@ -86,33 +89,69 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
     pipeline 1 registers the popcount before the accumulator (measured 96 MHz without it on
     ECP5), pipeline 2 adds a register halfway down the popcount tree (and, for ccu2, starts the
     accumulator on a fresh carry chain, which the tree's second half may continue).
+
+    lfsr = n > 0 (hdl/lfsr.py): the accumulator is `low_width(k)` binary bits plus an n-bit LFSR
+    that steps on their carry out and restarts on vfirst = valid and first; acc and res are then
+    that state (`lfsr_state_width`), which the drain decodes. nfirst must be 0 on an invalid beat
+    (the array sends valid and not first): a restart adds the popcount alone, below 2**low_width,
+    so no carry leaves an invalid beat. res takes the state one cycle after vlast (the LFSR's next
+    state is not a LUT-free signal; the state is a flip-flop's).
     """
     # No reset in a PE: every reduction starts with `first`, the drain reads complete ones only, and
     # whatever the PE's control held before a reset arrives ahead of the next reduction (the hop
     # registers' docstring, hdl/array.py). A reset net would span the array (and, on ECP5, would
     # have to be shared by every flip-flop of a PLC).
-    acc = Signal(acc_width, name=f"{name}_acc", reset_less=True)
+    if lfsr and vfirst is None:
+        raise ValueError("an LFSR accumulator needs vfirst")
+    ctl = Cat(valid, nfirst, vlast, *([vfirst] if lfsr else []))
+    acc = Signal(low_width(k) if lfsr else acc_width, name=f"{name}_acc", reset_less=True)
     if style == "ccu2":
-        return _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cells)
+        return _ccu2_pe(m, name, a, w, ctl, k, acc, overlap, pipeline, cells, lfsr)
     pc = popcount_xnor(m, name, a, w, k, style, mid_register=pipeline >= 2)
     if pipeline >= 2:
-        ctl_m = Signal(3, name=f"{name}_ctl_mid", reset_less=True)
-        m.d.sync += ctl_m.eq(Cat(valid, nfirst, vlast))
-        valid, nfirst, vlast = ctl_m[0], ctl_m[1], ctl_m[2]
+        ctl_m = Signal(len(ctl), name=f"{name}_ctl_mid", reset_less=True)
+        m.d.sync += ctl_m.eq(ctl)
+        ctl = ctl_m
     if pipeline:
         pc_q = Signal(len(pc), name=f"{name}_pc", reset_less=True)
-        ctl_q = Signal(3, name=f"{name}_ctl", reset_less=True)
-        m.d.sync += [pc_q.eq(pc), ctl_q.eq(Cat(valid, nfirst, vlast))]
-        pc, valid, nfirst, vlast = pc_q, ctl_q[0], ctl_q[1], ctl_q[2]
-    total = (Mux(nfirst, acc, Const(0, acc_width)) + pc)[:acc_width]
-    with m.If(valid):
-        m.d.sync += acc.eq(total)
+        ctl_q = Signal(len(ctl), name=f"{name}_ctl", reset_less=True)
+        m.d.sync += [pc_q.eq(pc), ctl_q.eq(ctl)]
+        pc, ctl = pc_q, ctl_q
+    total = Mux(ctl[1], acc, Const(0, len(acc))) + pc
+    with m.If(ctl[0]):
+        m.d.sync += acc.eq(total[:len(acc)])
+    if lfsr:
+        return _lfsr_part(m, name, acc, total[len(acc)], ctl, overlap, lfsr)
     if not overlap:
         return acc, acc
     res = Signal(acc_width, name=f"{name}_res", reset_less=True)
-    with m.If(vlast):
+    with m.If(ctl[2]):
         m.d.sync += res.eq(total)
     return acc, res
+
+
+def lfsr_state_width(k: int, lfsr: int) -> int:
+    """Bits of an LFSR accumulator's state (binary low part + LFSR), as acc and res hold it."""
+    return low_width(k) + lfsr
+
+
+def _lfsr_part(m: Module, name: str, low: Signal, carry: Value, ctl: Value, overlap: bool,
+               n: int) -> tuple[Value, Value]:
+    """The LFSR above the binary bits: restart (synchronous reset) on vfirst = ctl[3], step on carry."""
+    cnt = Signal(n, name=f"{name}_lfsr", reset_less=True)
+    with m.If(ctl[3]):
+        m.d.sync += cnt.eq(0)
+    with m.Elif(carry):
+        m.d.sync += cnt.eq(lfsr_step(cnt))
+    state = Cat(low, cnt)
+    if not overlap:
+        return state, state
+    vlast_d = Signal(name=f"{name}_vlast_d", reset_less=True)
+    res = Signal(len(state), name=f"{name}_res", reset_less=True)
+    m.d.sync += vlast_d.eq(ctl[2])
+    with m.If(vlast_d):
+        m.d.sync += res.eq(state)
+    return state, res
 
 
 def counts_mismatches(style: str) -> bool:
@@ -120,19 +159,18 @@ def counts_mismatches(style: str) -> bool:
     return style == "ccu2"
 
 
-def _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cells):
+def _ccu2_pe(m, name, a, w, ctl, k, acc, overlap, pipeline, cells, lfsr):
     """The ccu2 PE: mismatch tree and accumulator on ECP5 carry chains (hdl/carry.py)."""
     mid = max(2, (tree_levels(k) + 1) // 2) if pipeline >= 2 else None
     pc, chains, regs = mismatch_tree(f"{name}_t", [(a[i], w[i]) for i in range(k)], m, mid)
-    ctl = Cat(valid, nfirst, vlast)
     if regs:
-        ctl_m = Signal(3, name=f"{name}_ctl_mid", reset_less=True)
+        ctl_m = Signal(len(ctl), name=f"{name}_ctl_mid", reset_less=True)
         m.d.sync += ctl_m.eq(ctl)
         ctl = ctl_m
     bits = pc.bits
     if pipeline:
         pc_q = Signal(len(bits), name=f"{name}_pc", reset_less=True)
-        ctl_q = Signal(3, name=f"{name}_ctl", reset_less=True)
+        ctl_q = Signal(len(ctl), name=f"{name}_ctl", reset_less=True)
         m.d.sync += [pc_q.eq(Cat(*bits)), ctl_q.eq(ctl)]
         bits, ctl = [pc_q[i] for i in range(len(bits))], ctl_q
     valid, nfirst, vlast = ctl[0], ctl[1], ctl[2]
@@ -150,20 +188,26 @@ def _ccu2_pe(m, name, a, w, valid, nfirst, vlast, k, acc, overlap, pipeline, cel
         acc_chain.cut()
         acc_chain.align()
     sums = [acc_chain.acc(bits[i] if i < len(bits) else Const(0, 1), acc[i], nfirst) for i in range(len(acc))]
+    carry: list = []
+    if lfsr:  # the carry out of the binary bits steps the LFSR
+        acc_chain._pending_to = carry
     if pipeline >= 2 and len(chains) > 1:
         # Each chain is padded to whole CCU2C: two chains of an odd slot count waste a slot each.
-        # Then the tree's last chain continues the accumulator's (accumulator first: the false
-        # carry path it adds starts at registers and ripples on into the tree's last level, not
-        # the tree into the accumulator, which session 7 measured at -10 MHz).
+        # Then the tree's last chain continues the accumulator's where that saves a CCU2C
+        # (accumulator first: the false carry path it adds starts at registers and ripples on into
+        # the tree's last level, not the tree into the accumulator, which session 7 measured at
+        # -10 MHz); its first slot then takes a pending carry out for free.
         tail = chains[-2]
         tail.close()
-        if tail.start_slots() % 2 and acc_chain.start_slots() % 2:
+        if acc_chain.ccu2_appended(tail) < acc_chain.ccu2() + tail.ccu2():
             acc_chain.append(tail)
             chains.remove(tail)
     for c in chains:
         c.emit(m, cells)
     with m.If(valid):
         m.d.sync += acc.eq(Cat(*sums))
+    if lfsr:
+        return _lfsr_part(m, name, acc, carry[0][1], ctl, overlap, lfsr)
     if not overlap:
         return acc, acc
     res = Signal(len(acc), name=f"{name}_res", reset_less=True)
@@ -181,21 +225,27 @@ class XnorPE(wiring.Component):
     """
 
     def __init__(self, k: int, acc_width: int, style: str = "pair", expose_acc: bool = True,
-                 overlap: bool = True, pipeline: int = 1, cells: str = "generic"):
+                 overlap: bool = True, pipeline: int = 1, cells: str = "generic", lfsr: int = 0):
         self.k, self.acc_width, self.style, self.expose_acc = k, acc_width, style, expose_acc
-        self.overlap, self.pipeline, self.cells = overlap, pipeline, cells
+        self.overlap, self.pipeline, self.cells, self.lfsr = overlap, pipeline, cells, lfsr
         self.counts_mismatches = counts_mismatches(style)
-        # control as the array delivers it: nfirst = not first, vlast = valid and last
+        # what res (and acc) hold: the sum, or with an LFSR its state (hdl/lfsr.py decodes it)
+        self.res_width = lfsr_state_width(k, lfsr) if lfsr else acc_width
+        # control as the array delivers it: nfirst = valid and not first, vlast = valid and last,
+        # vfirst = valid and first (LFSR accumulators only)
         ports = {"a": In(k), "w": In(k), "valid": In(1), "nfirst": In(1), "vlast": In(1),
-                 "res": Out(acc_width)}
+                 "res": Out(self.res_width)}
+        if lfsr:
+            ports["vfirst"] = In(1)
         if expose_acc:  # tests and formal look at the running sum; the generated core does not
-            ports["acc"] = Out(acc_width)
+            ports["acc"] = Out(self.res_width)
         super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
         acc, res = pe_logic(m, "pe", self.a, self.w, self.valid, self.nfirst, self.vlast,
-                            self.k, self.acc_width, self.style, self.overlap, self.pipeline, self.cells)
+                            self.k, self.acc_width, self.style, self.overlap, self.pipeline, self.cells,
+                            self.lfsr, self.vfirst if self.lfsr else None)
         m.d.comb += self.res.eq(res)
         if self.expose_acc:
             m.d.comb += self.acc.eq(acc)

@@ -67,9 +67,10 @@ def test_auto_floorplan_pins_dense_grids_only(device, rows, cols, margins, pinne
     assert auto_floorplan(device, rows, cols, margins) is pinned
 
 
-def _synth(tmp: Path, rows: int, cols: int, k: int) -> Path:
+def _synth(tmp: Path, rows: int, cols: int, k: int, acc_lfsr: int = 0) -> Path:
     """A generated ccu2 core as Yosys leaves it for nextpnr (chain ends opened, as fpga.flow does)."""
-    cfg = AccelConfig(rows=rows, cols=cols, k=k, max_fanin=255, pipeline=2, act_hop=2, weight_hop=2)
+    cfg = AccelConfig(rows=rows, cols=cols, k=k, max_fanin=255, pipeline=2, act_hop=2, weight_hop=2,
+                      acc_lfsr=acc_lfsr)
     (tmp / "core.v").write_text(verilog_text(cfg, "ccu2", jobs=1))
     subprocess.run([YOSYS, "-q", "-p", "read_verilog core.v; synth_ecp5 -abc9 -top xnorgen_core; write_json core.json"],
                    cwd=tmp, check=True, capture_output=True)
@@ -130,6 +131,24 @@ def test_pinned_cells_stay_put(tmp_path):
         inside = {pe for pe, reg in regions.items() if reg.x_lo <= x < reg.x_hi and y in reg.ys}
         half = re.search(r"\.row(\d+)\.pe(\d+)\.\w+_ccu\d+\$CCU2_COMB\d$", name)
         assert inside == {(int(half[1]), int(half[2]))} if half else len(inside) == 1, (name, bel)
+
+
+def test_lfsr_core_pins_its_own_flip_flops(tmp_path):
+    """acc_lfsr: the result register (loaded from the PE's flip-flops) and the delayed `last` (by name)
+    are pinned in their PE's block; the LFSR (a set/reset net, shared by two slices) is left to the
+    placer, and nextpnr accepts every bel (it refused an LFSR flip-flop pinned slice by slice)."""
+    _synth(tmp_path, 2, 3, 7, acc_lfsr=1)
+    pin_pe_chains(tmp_path / "core.json", "LFE5U-25F", Floorplan(2, 3))
+    cells = {n: c for m in json.loads((tmp_path / "core.json").read_text())["modules"].values()
+             for n, c in m["cells"].items() if c["type"] == "TRELLIS_FF"}
+    def pinned(pattern):
+        got = [("BEL" in c["attributes"]) for n, c in cells.items() if re.search(pattern, n)]
+        assert got, pattern
+        return set(got)
+    assert pinned(r"(\.pe_res|row\d+[._]res)_TRELLIS") == {True}
+    assert pinned(r"\.pe\d+\.pe_vlast_d") == {True}
+    assert pinned(r"\.pe\d+\.pe_lfsr") == {False}
+    _packed(tmp_path, "core.json", "--router", "router1", "--timing-allow-fail")
 
 
 def test_pin_errors(tmp_path):

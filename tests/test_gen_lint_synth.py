@@ -32,6 +32,9 @@ CONFIGS = {
                        "--skew-mem", "4"],
     "8x4k7_skewlut3": ["--rows", "8", "--cols", "4", "--k", "7", "--weight-hop", "1", "--weight-rows", "2",
                        "--skew-mem", "3", "--skew-lutram", "1"],
+    # LFSR accumulators (their restart, the decode table) with two drain registers
+    "5x3k7_lfsr": ["--rows", "5", "--cols", "3", "--k", "7", "--weight-hop", "2", "--out-fifo", "12",
+                   "--drain-hop", "4", "--drain-regs", "2", "--acc-lfsr", "1"],
 }
 
 
@@ -66,7 +69,7 @@ def test_waiver_file_is_small_and_scoped():
 
 
 @pytest.mark.parametrize("family", ["ecp5", "ice40"])
-@pytest.mark.parametrize("name", ["3x2k7_n3_blocks", "5x2k7_fifo8", "7x2k7_drain2"])
+@pytest.mark.parametrize("name", ["3x2k7_n3_blocks", "5x2k7_fifo8", "7x2k7_drain2", "5x3k7_lfsr"])
 def test_yosys_synth_check_assert(tmp_path, family, name):
     v = _gen(tmp_path, CONFIGS[name])
     script = (f"read_verilog {v.name}; synth_{family} -top xnorgen_core; check -assert; "
@@ -152,6 +155,23 @@ def test_reset_stays_out_of_the_array(tmp_path, name, popcount):
               + "".join(f"select -assert-min 1 {m}/t:$dff*; " for m in mods)
               + "select -assert-none " + " ".join(f"{m}/t:{t}" for m in mods
                                                    for t in ("$sdff*", "$adff*", "$dffsr*", "$aldff*")))
+    r = subprocess.run([YOSYS, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                       check=False)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+
+
+@pytest.mark.parametrize("popcount", ["pair", "ccu2"])
+def test_lfsr_restart_is_local(tmp_path, popcount):
+    """acc_lfsr: the one synchronous reset in a PE is the LFSR's restart on `valid and first` (a PE
+    control bit, on the PE's own flip-flops); the core's `rst` reaches no PE cell."""
+    v = _gen(tmp_path, [*CONFIGS["5x3k7_lfsr"], "--popcount", popcount])
+    script = (f"read_verilog {v.name}; hierarchy -top xnorgen_core; proc; opt_dff; "
+              "select -assert-count 1 xnorgen_pe_*/t:$sdff*; "
+              "select -assert-none xnorgen_pe_*/w:rst %co1 xnorgen_pe_*/c:* %i; "
+              "select -assert-none xnorgen_pe_*/w:rst %x:+[SRST] xnorgen_pe_*/t:$sdff* %i; "
+              "select -assert-none " + " ".join(f"{m}/t:{t}" for m in ("xnorgen_pe_*", "xnorgen_row_*", "*xnorgen_hop_reg*")
+                                                for t in ("$adff*", "$dffsr*", "$aldff*")) + "; "
+              "select -assert-none xnorgen_row_*/t:$sdff* *xnorgen_hop_reg*/t:$sdff*")
     r = subprocess.run([YOSYS, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True, timeout=600,
                        check=False)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]

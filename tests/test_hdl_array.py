@@ -12,7 +12,7 @@ from tests.simdrive import Sink, Source, run
 
 # the array-level features: split groups, W > 1, weight_hop variants, full-fan-in extremes, bursts
 ARRAY_CASES = [c for c in cases() if any(t in c.name for t in ("split", "_w3", "all_match", "burst",
-                                                                "r1c1", "nooverlap"))]
+                                                                "r1c1", "nooverlap", "lfsr"))]
 
 
 def _sim(case, bubbles=True):

@@ -78,6 +78,15 @@ def test_ccu2_primitives_equal_generic(tmp_path, k, acc_width, pipeline, model):
     assert _equivalent(tmp_path, k, acc_width, pipeline, model)
 
 
+@pytest.mark.parametrize("k,lfsr,pipeline", [(7, 3, 1), (15, 7, 2), (31, 6, 2)])
+def test_ccu2_lfsr_pe_equals_generic(tmp_path, k, lfsr, pipeline):
+    """acc_lfsr: the carry out of the binary bits (taken by the tree's next chain where they merge)."""
+    def make(cells):
+        pe = XnorPE(k, 10, "ccu2", expose_acc=True, pipeline=pipeline, cells=cells, lfsr=lfsr)
+        return verilog.convert(pe, name=f"pe_{cells}", emit_src=False)
+    assert _equivalent(tmp_path, k, 10, pipeline, "yosys", make=make)
+
+
 @pytest.mark.parametrize("model", ["yosys", "gen"])
 def test_ccu2_threshold_comparators_equal_generic(tmp_path, model):
     """BMC of 8 cycles: the table is written in one and a row passes the 3 registers in three."""

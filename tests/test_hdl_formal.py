@@ -21,11 +21,31 @@ def test_pe_accumulator_equals_shadow_sum(k, fanin, pipeline, style):
     assert ok, log
 
 
+# LFSR accumulators (acc_lfsr): K=3 has 2 binary bits, so fan-in 11 makes up to 2 carries (a 2-bit
+# LFSR, 3 states) and 27 up to 6 (3 bits: all 7 states); K=5 at 23: 2 carries, all 3 states; K=1 steps
+# on every other beat
+@pytest.mark.parametrize("k,fanin,pipeline,style", [
+    (3, 11, 1, "pair"), (1, 13, 0, "pair"), (3, 27, 2, "ccu2"), (5, 23, 1, "ccu2"),
+])
+def test_lfsr_pe_equals_shadow_sum(k, fanin, pipeline, style):
+    cfg = AccelConfig(rows=1, cols=1, k=k, max_fanin=fanin, acc_lfsr=1)
+    ok, log = run_sby(PeShadow(k, fanin, pipeline=pipeline, style=style, lfsr=cfg.lfsr_width), "prove", 8)
+    assert ok, log
+
+
 @pytest.mark.parametrize("style", ["pair", "ccu2"])
 def test_broken_pe_fails_formal(style):
     k, fanin = 4, 16
     ok, _log = run_sby(PeShadow(k, fanin, acc_width=fanin.bit_length() - 1, style=style), "prove", 8)
     assert not ok, "a wrapping (too narrow) accumulator passed the equality proof"
+
+
+@pytest.mark.parametrize("style", ["pair", "ccu2"])
+def test_short_lfsr_pe_fails_formal(style):
+    """K=3, fan-in 27: 7 carry counts need the 7 states of 3 LFSR bits; 2 bits (3 states) wrap."""
+    cfg = AccelConfig(rows=1, cols=1, k=3, max_fanin=27, acc_lfsr=1)
+    ok, _log = run_sby(PeShadow(3, 27, style=style, lfsr=cfg.lfsr_width - 1), "prove", 8)
+    assert not ok, "an LFSR accumulator with too few states passed the equality proof"
 
 
 @pytest.mark.parametrize("params,depth", [

@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In
 from hdl.config import AccelConfig
 from hdl.core import XnorCore
 from hdl.layouts import beat_layout, drain_layout, out_layout, thr_layout
+from hdl.lfsr import lfsr_decode, low_width
 from hdl.pe import XnorPE
 from hdl.skew import SkewLines, delay
 from hdl.threshold import ThresholdUnit
@@ -25,19 +26,23 @@ class PeShadow(wiring.Component):
 
     `acc_width` may be set narrower than max_fanin needs: that is the deliberately broken PE, which
     wraps, and which this property must catch (an `acc <= shadow` inequality would let it pass).
+    With `lfsr` bits (an LFSR accumulator, hdl/lfsr.py) the PE's state is decoded by the drain's table
+    and res lags one cycle; an LFSR too short for max_fanin is the broken PE then.
     """
 
     def __init__(self, k: int, max_fanin: int, acc_width: int | None = None, pipeline: int = 1,
-                 style: str = "pair"):
-        self.k, self.fanin, self.pipeline, self.style = k, max_fanin, pipeline, style
+                 style: str = "pair", lfsr: int = 0):
+        self.k, self.fanin, self.pipeline, self.style, self.lfsr = k, max_fanin, pipeline, style, lfsr
         self.acc_width = acc_width if acc_width is not None else max_fanin.bit_length()
         super().__init__({"a": In(k), "w": In(k), "valid": In(1), "first": In(1), "last": In(1)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.pe = pe = XnorPE(self.k, self.acc_width, self.style, pipeline=self.pipeline)
-        m.d.comb += [pe.a.eq(self.a), pe.w.eq(self.w), pe.valid.eq(self.valid), pe.nfirst.eq(~self.first),
-                     pe.vlast.eq(self.valid & self.last)]
+        m.submodules.pe = pe = XnorPE(self.k, self.acc_width, self.style, pipeline=self.pipeline, lfsr=self.lfsr)
+        m.d.comb += [pe.a.eq(self.a), pe.w.eq(self.w), pe.valid.eq(self.valid),
+                     pe.nfirst.eq(self.valid & ~self.first), pe.vlast.eq(self.valid & self.last)]
+        if self.lfsr:
+            m.d.comb += pe.vfirst.eq(self.valid & self.first)
         a, w, valid, first, last = self.a, self.w, self.valid, self.first, self.last
         # the shadow sees the inputs when the PE's accumulator does; like the PE's, its registers have
         # no reset, so a beat in flight at a reset still lands (the array's reset stops none)
@@ -61,8 +66,27 @@ class PeShadow(wiring.Component):
                 m.d.sync += res_shadow.eq(nxt)
         # the environment keeps every reduction within max_fanin (what the config promises)
         m.d.comb += Assume(~valid | (nxt <= self.fanin))
-        m.d.comb += [Assert(pe.acc == shadow), Assert(pe.res == res_shadow)]
+        if not self.lfsr:
+            m.d.comb += [Assert(pe.acc == shadow), Assert(pe.res == res_shadow)]
+            return m
+        res_lag = Signal(wide, reset_less=True)
+        m.d.sync += res_lag.eq(res_shadow)
+        m.d.comb += [Assert(_lfsr_value(m, "acc", pe.acc, self.k, self.lfsr) == shadow),
+                     Assert(_lfsr_value(m, "res", pe.res, self.k, self.lfsr) == res_lag)]
         return m
+
+
+def _lfsr_value(m: Module, name: str, state, k: int, n: int):
+    """An LFSR accumulator's value from its state (an independent table of hdl.lfsr.lfsr_decode)."""
+    low = low_width(k)
+    steps = Signal(n + 1, name=f"{name}_steps")
+    with m.Switch(state[low:]):
+        for st, i in lfsr_decode(n).items():
+            with m.Case(st):
+                m.d.comb += steps.eq(i)
+        with m.Default():  # (all ones: off the cycle)
+            m.d.comb += steps.eq(-1)
+    return state[:low] + (steps << low)
 
 
 class StreamContract(wiring.Component):
