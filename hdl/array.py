@@ -22,7 +22,7 @@ from .carry import Chain, onehot_mux
 from .config import AccelConfig
 from .kept import kept_reg
 from .layouts import beat_layout, drain_layout
-from .lfsr import lfsr_decode
+from .lfsr import lfsr_value
 from .pe import counts_mismatches, pe_logic
 from .skew import SkewLines
 from .skew import delay as _delay
@@ -83,19 +83,6 @@ class XnorRow(wiring.Component):
 def ctl_width(cfg: AccelConfig) -> int:
     """Control bits a PE takes: valid, valid and not first, valid and last (+ valid and first: acc_lfsr)."""
     return 3 + cfg.acc_lfsr
-
-
-def _lfsr_decoder(m: Module, name: str, state: Value, cfg: AccelConfig) -> Value:
-    """An LFSR accumulator's state -> its value: the LFSR's step count above the binary bits (a table)."""
-    low, cnt = state[:cfg.low_width], state[cfg.low_width:]
-    steps = Signal(range(1 << cfg.lfsr_width), name=f"{name}_steps")
-    with m.Switch(cnt):
-        for st, n in lfsr_decode(cfg.lfsr_width).items():
-            with m.Case(st):
-                m.d.comb += steps.eq(n)
-        with m.Default():  # (all ones: off the cycle, never reached)
-            m.d.comb += steps.eq(0)
-    return Cat(low, steps)[:cfg.acc_width]
 
 
 def _group_sum_chain(m: Module, name: str, bits: Value, m_part: Value, acc: Value, keep: Value, cells: str) -> Value:
@@ -358,8 +345,8 @@ class XnorArray(wiring.Component):
                 dec = Signal(len(cols) * cfg.acc_width, name=f"rd_dec_g{g}", reset_less=True)
                 tg_d = Signal(tag_l, name=f"rd_tags_dec_g{g}")
                 with m.If(en):
-                    m.d.sync += [dec.eq(Cat(*(_lfsr_decoder(m, f"dec{c}", got[j * cfg.res_width:(j + 1) * cfg.res_width],
-                                                            cfg) for j, c in enumerate(cols)))),
+                    m.d.sync += [dec.eq(Cat(*(lfsr_value(m, f"dec{c}", got[j * cfg.res_width:(j + 1) * cfg.res_width],
+                                                         K, cfg.lfsr_width)[:cfg.acc_width] for j, c in enumerate(cols)))),
                                  tg_d.eq(tg)]
                 got, tg = dec, tg_d
             for j, c in enumerate(cols):

@@ -9,14 +9,12 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
-from .lfsr import lfsr_width, low_width
+from .lfsr import MAX_STATES, lfsr_width, low_width, state_width
 
 __all__ = ["PARAM_RANGES", "POPCOUNT_STYLES", "SKEW_MIN_DELAY", "AccelConfig", "ConfigError"]
 
 POPCOUNT_STYLES = ("pair", "chain", "tree", "ccu2")  # see hdl.pe.popcount_xnor and hdl/carry.py
 
-
-LFSR_MAX_STATES = 1023  # acc_lfsr: the most LFSR states a drain decode table holds (10 bits)
 
 # skew_lutram -> the shortest line a RAM can hold (hdl/skew.py): a write back (1), the read
 # (0 asynchronous / 1 synchronous) and the two fabric registers after it (2)
@@ -116,9 +114,9 @@ class AccelConfig:
                    f"drain_regs x weight_hop ({self.drain_regs * self.weight_hop})")
             raise ConfigError(f"drain_hop must be 0 or an integer in {low}..64, not {self.drain_hop!r}")
         # (the drain decodes the LFSR by a table of 2**n - 1 entries per column: up to 10 bits)
-        top = (LFSR_MAX_STATES << low_width(self.k)) - 1
+        top = (MAX_STATES << low_width(self.k)) - 1
         if self.acc_lfsr and self.max_fanin > top:
-            raise ConfigError(f"acc_lfsr must be 0 when max_fanin > {top} (more than {LFSR_MAX_STATES} LFSR states "
+            raise ConfigError(f"acc_lfsr must be 0 when max_fanin > {top} (more than {MAX_STATES} LFSR states "
                               f"at k={self.k}), not {self.acc_lfsr!r}")
         if self.channels % self.cols:
             raise ConfigError(f"channels must be a multiple of cols ({self.cols}), not {self.channels!r}")
@@ -142,7 +140,7 @@ class AccelConfig:
     @property
     def res_width(self) -> int:
         """Bits of a PE's result as it drains: P (acc_width), or with acc_lfsr the binary bits and the LFSR state."""
-        return self.low_width + self.lfsr_width if self.acc_lfsr else self.acc_width
+        return state_width(self.k, self.lfsr_width) if self.acc_lfsr else self.acc_width
 
     @property
     def thr_width(self) -> int:

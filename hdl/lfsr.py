@@ -18,17 +18,23 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # (hdl.config imports this module; the gen CLI loads Amaranth only for a valid config)
     from amaranth.hdl import Value
 
-__all__ = ["TAPS", "lfsr_decode", "lfsr_step", "lfsr_width", "low_width"]
+__all__ = ["MAX_STATES", "TAPS", "lfsr_decode", "lfsr_step", "lfsr_value", "lfsr_width", "low_width", "state_width"]
 
-# n -> feedback taps (1-based bit numbers) of a maximal-length n-bit LFSR, at most 4 (one LUT4)
+# n -> feedback taps (1-based bit numbers) of a maximal-length n-bit LFSR, at most 4 (one LUT4); up to
+# 10 bits, since the drain decodes the state by a table of 2**n - 1 entries per column
 TAPS = {2: (2, 1), 3: (3, 2), 4: (4, 3), 5: (5, 3), 6: (6, 5), 7: (7, 6), 8: (8, 6, 5, 4), 9: (9, 5),
-        10: (10, 7), 11: (11, 9), 12: (12, 6, 4, 1), 13: (13, 4, 3, 1), 14: (14, 5, 3, 1), 15: (15, 14),
-        16: (16, 15, 13, 4)}
+        10: (10, 7)}
+MAX_STATES = (1 << max(TAPS)) - 1  # the most carry counts an LFSR accumulator holds (hdl.config checks)
 
 
 def low_width(k: int) -> int:
     """Binary bits below the LFSR for K-bit words: the popcount's width, so at most one carry per beat."""
     return k.bit_length()
+
+
+def state_width(k: int, n: int) -> int:
+    """Bits of an LFSR accumulator's state (binary low part + n LFSR bits), as a PE's acc and res hold it."""
+    return low_width(k) + n
 
 
 def lfsr_width(counts: int) -> int:
@@ -69,3 +75,19 @@ def lfsr_step(state: Value) -> Value:
     for t in TAPS[n][1:]:
         fb = fb ^ state[t - 1]
     return Cat(fb, state[:n - 1])
+
+
+def lfsr_value(m, name: str, state: Value, k: int, n: int, off_cycle: int = 0) -> Value:
+    """The value an LFSR accumulator's state stands for, as a table in module m: the binary low bits
+    below the LFSR's step count. `off_cycle`: the step count given for the all-ones state (never reached)."""
+    from amaranth.hdl import Cat, Signal
+
+    low = low_width(k)
+    steps = Signal(range(max(1 << n, off_cycle + 1)), name=f"{name}_steps")
+    with m.Switch(state[low:]):
+        for st, i in lfsr_decode(n).items():
+            with m.Case(st):
+                m.d.comb += steps.eq(i)
+        with m.Default():
+            m.d.comb += steps.eq(off_cycle)
+    return Cat(state[:low], steps)

@@ -13,10 +13,9 @@ from amaranth.lib.wiring import In, Out
 
 from .carry import Chain, mismatch_tree, tree_levels
 from .config import POPCOUNT_STYLES
-from .lfsr import lfsr_step, low_width
+from .lfsr import lfsr_step, low_width, state_width
 
-__all__ = ["POPCOUNT_STYLES", "XnorPE", "counts_mismatches", "lfsr_state_width", "pe_logic",
-           "popcount_xnor"]
+__all__ = ["POPCOUNT_STYLES", "XnorPE", "counts_mismatches", "pe_logic", "popcount_xnor"]
 
 
 def _balanced_sum(terms: list[Value], m: Module | None = None, name: str = "",
@@ -80,7 +79,7 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
     """Add one PE to module m; returns (acc, res).
 
     Control comes pre-decoded from the array (one register per hop, no LUT per PE): valid,
-    nfirst = not `first`, vlast = valid and `last`. On a valid beat:
+    nfirst = valid and not `first`, vlast = valid and `last`. On a valid beat:
     acc <= (nfirst ? acc : 0) + popcount; with overlap, on vlast the result register res takes
     the same value (so the next reduction can start the next cycle while res drains); without,
     res is acc itself (the array holds back the next `first`). acc_width is derived from
@@ -92,7 +91,7 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
 
     lfsr = n > 0 (hdl/lfsr.py): the accumulator is `low_width(k)` binary bits plus an n-bit LFSR
     that steps on their carry out and restarts on vfirst = valid and first; acc and res are then
-    that state (`lfsr_state_width`), which the drain decodes. nfirst must be 0 on an invalid beat
+    that state (`hdl.lfsr.state_width`), which the drain decodes. nfirst must be 0 on an invalid beat
     (the array sends valid and not first): a restart adds the popcount alone, below 2**low_width,
     so no carry leaves an invalid beat. res takes the state one cycle after vlast (the LFSR's next
     state is not a LUT-free signal; the state is a flip-flop's).
@@ -128,11 +127,6 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
     with m.If(ctl[2]):
         m.d.sync += res.eq(total)
     return acc, res
-
-
-def lfsr_state_width(k: int, lfsr: int) -> int:
-    """Bits of an LFSR accumulator's state (binary low part + LFSR), as acc and res hold it."""
-    return low_width(k) + lfsr
 
 
 def _lfsr_part(m: Module, name: str, low: Signal, carry: Value, ctl: Value, overlap: bool,
@@ -230,7 +224,7 @@ class XnorPE(wiring.Component):
         self.overlap, self.pipeline, self.cells, self.lfsr = overlap, pipeline, cells, lfsr
         self.counts_mismatches = counts_mismatches(style)
         # what res (and acc) hold: the sum, or with an LFSR its state (hdl/lfsr.py decodes it)
-        self.res_width = lfsr_state_width(k, lfsr) if lfsr else acc_width
+        self.res_width = state_width(k, lfsr) if lfsr else acc_width
         # control as the array delivers it: nfirst = valid and not first, vlast = valid and last,
         # vfirst = valid and first (LFSR accumulators only)
         ports = {"a": In(k), "w": In(k), "valid": In(1), "nfirst": In(1), "vlast": In(1),

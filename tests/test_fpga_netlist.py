@@ -29,9 +29,9 @@ def _added_carries(tmp: Path, netlist: str) -> tuple[int, int]:
     return len(combs), sum(n.startswith("$nextpnr_CCU2C") for n in combs)
 
 
-@pytest.mark.parametrize("pipeline", [1, 2])
-def test_chain_ends_cost_no_cells(tmp_path, pipeline):
-    pe = XnorPE(31, 10, "ccu2", expose_acc=False, pipeline=pipeline, cells="ecp5")
+@pytest.mark.parametrize("pipeline,lfsr", [(1, 0), (2, 0), (2, 6)])
+def test_chain_ends_cost_no_cells(tmp_path, pipeline, lfsr):
+    pe = XnorPE(31, 10, "ccu2", expose_acc=False, pipeline=pipeline, cells="ecp5", lfsr=lfsr)
     (tmp_path / "pe.v").write_text(verilog.convert(pe, name="pe", emit_src=False))
     script = "read_verilog pe.v; synth_ecp5 -abc9 -top pe; tee -q -o stat.json stat -json; write_json pe.json"
     subprocess.run([YOSYS, "-q", "-p", script], cwd=tmp_path, check=True, capture_output=True)
@@ -40,9 +40,11 @@ def test_chain_ends_cost_no_cells(tmp_path, pipeline):
     shutil.copy(tmp_path / "pe.json", tmp_path / "raw.json")
     # pipeline 1: tree and accumulator share one chain; pipeline 2: the mid-tree register splits the
     # tree's chain in two, and the tree's second half continues the accumulator's chain, since both
-    # have an odd slot count (hdl/pe.py says why): 31 + 24 slots, 28 CCU2C instead of 29
+    # have an odd slot count (hdl/pe.py says why): 31 + 24 slots, 28 CCU2C instead of 29. With an LFSR
+    # accumulator (acc_lfsr) its 5 binary bits and a start slot are 6, and the tree's second chain
+    # takes their carry out in its first slot: 31 + 19 slots, 26 CCU2C
     chains = {1: 1, 2: 2}[pipeline]
-    assert cells["CCU2C"] == {1: 27, 2: 28}[pipeline]
+    assert cells["CCU2C"] == {(1, 0): 27, (2, 0): 28, (2, 6): 26}[(pipeline, lfsr)]
     assert open_chain_ends(tmp_path / "pe.json") == (chains, chains)
     combs, added = _added_carries(tmp_path, "pe.json")
     assert added == 0 and combs <= sites + 2  # (+ nextpnr's constant drivers)

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In
 from hdl.config import AccelConfig
 from hdl.core import XnorCore
 from hdl.layouts import beat_layout, drain_layout, out_layout, thr_layout
-from hdl.lfsr import lfsr_decode, low_width
+from hdl.lfsr import lfsr_value
 from hdl.pe import XnorPE
 from hdl.skew import SkewLines, delay
 from hdl.threshold import ThresholdUnit
@@ -71,22 +71,11 @@ class PeShadow(wiring.Component):
             return m
         res_lag = Signal(wide, reset_less=True)
         m.d.sync += res_lag.eq(res_shadow)
-        m.d.comb += [Assert(_lfsr_value(m, "acc", pe.acc, self.k, self.lfsr) == shadow),
-                     Assert(_lfsr_value(m, "res", pe.res, self.k, self.lfsr) == res_lag)]
+        # the drain's own decode table; the all-ones state (off the cycle) stands for a count none reaches
+        off = 1 << self.lfsr
+        m.d.comb += [Assert(lfsr_value(m, "acc", pe.acc, self.k, self.lfsr, off) == shadow),
+                     Assert(lfsr_value(m, "res", pe.res, self.k, self.lfsr, off) == res_lag)]
         return m
-
-
-def _lfsr_value(m: Module, name: str, state, k: int, n: int):
-    """An LFSR accumulator's value from its state (an independent table of hdl.lfsr.lfsr_decode)."""
-    low = low_width(k)
-    steps = Signal(n + 1, name=f"{name}_steps")
-    with m.Switch(state[low:]):
-        for st, i in lfsr_decode(n).items():
-            with m.Case(st):
-                m.d.comb += steps.eq(i)
-        with m.Default():  # (all ones: off the cycle)
-            m.d.comb += steps.eq(-1)
-    return state[:low] + (steps << low)
 
 
 class StreamContract(wiring.Component):
