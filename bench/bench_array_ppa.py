@@ -182,6 +182,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out-fifo", type=int, help="credit flow into an output FIFO of this depth (0: stall enable)")
     ap.add_argument("--drain-hop", type=int, help="credit flow: PE rows per drain register down a column (0: off)")
     ap.add_argument("--drain-regs", type=int, help="registers per drain row block (2: drain_hop >= 2 x weight_hop)")
+    ap.add_argument("--drain-gate", type=int, help="1: gated result registers, LUT ORs per drain row block")
     ap.add_argument("--acc-lfsr", type=int, help="1: LFSR upper accumulator bits, decoded at drain (hdl/lfsr.py)")
     ap.add_argument("--skew-mem", type=int, help="skew lines of at least this many cycles in RAM (0: flip-flops)")
     ap.add_argument("--skew-lutram", type=int, help="1: skew_mem's RAMs in LUT RAM (0: block RAM)")
@@ -223,7 +224,8 @@ def main(argv=None) -> int:
         r = run_point(fam, args.k, {"popcount": args.popcount, "max_fanin": args.max_fanin,
                                     "weight_hop": args.weight_hop, "act_hop": args.act_hop, "overlap": args.overlap,
                                     "pipeline": args.pipeline, "out_fifo": args.out_fifo,
-                                    "drain_hop": args.drain_hop, "drain_regs": args.drain_regs, "acc_lfsr": args.acc_lfsr,
+                                    "drain_hop": args.drain_hop, "drain_regs": args.drain_regs,
+                                    "drain_gate": args.drain_gate, "acc_lfsr": args.acc_lfsr,
                                     "skew_mem": args.skew_mem,
                                     "skew_lutram": args.skew_lutram}, args.flow, args.placer,
                      args.router, not args.no_route, (args.rows, args.cols), args.seed, args.keep,

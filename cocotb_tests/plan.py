@@ -40,6 +40,9 @@ CONFIGS = {
     # LFSR accumulators (hdl/lfsr.py) on the ECP5 PE with the two-register drain blocks (a shared case)
     "9x3_k7_drain4x2_lfsr_ccu2": ("--rows 9 --cols 3 --k 7 --max-fanin 70 --weight-hop 2 --out-fifo 12 --drain-hop 4 "
                                   "--drain-regs 2 --acc-lfsr 1 --popcount ccu2"),
+    # the gated drain (drain_gate: result registers reset unless selected, LUT ORs), as the 85F board builds it
+    "9x3_k7_drain4x2_gate_lfsr_ccu2": ("--rows 9 --cols 3 --k 7 --max-fanin 70 --weight-hop 2 --out-fifo 12 "
+                                       "--drain-hop 4 --drain-regs 2 --drain-gate 1 --acc-lfsr 1 --popcount ccu2"),
     "8x5_k7_skewlut3_ccu2": "--rows 8 --cols 5 --k 7 --max-fanin 70 --weight-hop 1 --skew-mem 3 --skew-lutram 1 "
                             "--popcount ccu2",
 }

@@ -20,6 +20,7 @@ PLAN = [
     *[(c, g) for c in SMALL for g in ("traffic", "directed", "reset", "shared", "bulk")],
     *[("8x5_k7_skewlut3_ccu2", g) for g in ("traffic", "shared")],
     *[("9x3_k7_drain4x2_lfsr_ccu2", g) for g in ("traffic", "reset", "shared")],
+    *[("9x3_k7_drain4x2_gate_lfsr_ccu2", g) for g in ("traffic", "shared")],
     ("2x3_k7", "coverage"),
     ("2x2_k7_n3", "coverage"),
     ("2x3_k7_fifo3", "coverage"),

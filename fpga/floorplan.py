@@ -224,6 +224,7 @@ def _input_on_m(ff: dict) -> bool:
 FEED_SPAN = 4  # a register feeding PE chains is pinned only if those PEs lie within this many rows and columns
 _COMB_PE = re.compile(r"(?:^|\.)row(\d+)\.pe(\d+)\.\w+_ccu\d+\$CCU2_COMB\d$")
 _FF_PE = re.compile(r"(?:^|\.)row(\d+)\.pe(\d+)\.")  # a flip-flop of the PE module itself
+_FF_GATED = re.compile(r"(?:^|\.)drain_g\d+_r\d+_TRELLIS_FF")  # a gated result register (hdl/array.py)
 
 
 def _ff_input(ff: dict) -> int | None:
@@ -240,7 +241,8 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
     `owned`: PE -> flip-flops already known to be its own (its chains' other loads, the result
     register); `beside`: PE -> the flip-flops pinned beside its chains. Added here: the PE module's
     own flip-flops (by name: an LFSR accumulator's, the delayed `last`), flip-flops loaded from a
-    PE's flip-flop (a result register that takes the state a cycle late, hdl/pe.py), and every
+    PE's flip-flop (a result register that takes the state a cycle late, hdl/pe.py) or from one of
+    those (the gated copy of a result register, `drain_gate`), and every
     unpinned flip-flop whose output reaches PE chains, all within FEED_SPAN PEs of each other, which
     goes to the PE nearest their middle. A flip-flop takes its input on the M pin (general routing,
     `SD` 0) and shares a slice only with flip-flops of its control set.
@@ -261,15 +263,20 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
         if m and "BEL" not in cell["attributes"] and name not in taken:
             owned.setdefault((int(m[1]), int(m[2])), []).append(name)
             taken.add(name)
-    q_pe = {cells[ff]["connections"]["Q"][0]: pe for src in (beside, owned) for pe, ffs in src.items() for ff in ffs}
-    for name in sorted(cells):  # loaded from a PE's flip-flop
-        cell = cells[name]
-        if cell["type"] != "TRELLIS_FF" or "BEL" in cell["attributes"] or name in taken:
-            continue
-        pe = q_pe.get(_ff_input(cell))
-        if pe is not None:
-            owned.setdefault(pe, []).append(name)
-            taken.add(name)
+    # loaded from a PE's flip-flop (the result register); then the gated copies of result registers
+    # (`drain_gate`, by name: one step more along any other register chain would take hop registers)
+    for gated in (False, True):
+        q_pe = {cells[ff]["connections"]["Q"][0]: pe for src in (beside, owned) for pe, ffs in src.items()
+                for ff in ffs}
+        for name in sorted(cells):
+            cell = cells[name]
+            if (cell["type"] != "TRELLIS_FF" or "BEL" in cell["attributes"] or name in taken
+                    or (gated and not _FF_GATED.search(name))):
+                continue
+            pe = q_pe.get(_ff_input(cell))
+            if pe is not None:
+                owned.setdefault(pe, []).append(name)
+                taken.add(name)
     for name in sorted(cells):
         cell = cells[name]
         if cell["type"] != "TRELLIS_FF" or "BEL" in cell["attributes"] or name in taken:
@@ -284,23 +291,45 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
         owner = min(pes, key=lambda pe: (abs(pe[0] - mr) + abs(pe[1] - mc), pe))
         owned.setdefault(owner, []).append(name)
     n = 0
+
+    def pin(ff: str, x: int, y: int, sl: str, k: int) -> None:
+        _input_on_m(cells[ff])
+        cells[ff]["attributes"]["BEL"] = f"X{x}/Y{y}/SLICE{sl}.FF{k}"
+
     for pe, ffs in sorted(owned.items()):
-        # (a set/reset net is shared by a pair of slices, A/B or C/D, which this slice-by-slice fill does
-        # not keep: flip-flops with one, an LFSR accumulator's, are left to the placer)
-        ffs = [ff for ff in ffs if not _has_lsr(cells[ff])]
         reg = regions[pe]
         free = [(x, y, sl) for y in reg.ys for x in range(reg.x_lo, reg.x_hi) for sl in "ABCD"
                 if (x, y, sl) not in slice_ff]
+        # A set/reset net is shared by a whole tile (nextpnr rejects a tile whose flip-flops differ in
+        # it, none included), so flip-flops with one (a gated drain register's select, an LFSR
+        # accumulator's restart) go eight of one control set to a tile with no other flip-flop; the
+        # rest of such a set is left to the placer (the gated registers of one act_hop group share a
+        # select, so it can fill a tile with both PEs' remainders).
+        lsr_sets: dict[tuple, list[str]] = {}
+        for ff in ffs:
+            if _has_lsr(cells[ff]):
+                lsr_sets.setdefault(_ff_key(cells[ff]), []).append(ff)
+        octets = [group[i:i + 8] for _, group in sorted(lsr_sets.items()) for i in range(0, len(group) - 7, 8)]
+        free_set = set(free)
+        tiles = [(x, y) for (x, y, sl) in free if sl == "A" and all((x, y, q) in free_set for q in "BCD")]
+        for (x, y), octet in zip(tiles, octets):
+            for j, sl in enumerate("ABCD"):
+                slice_ff[(x, y, sl)] = _ff_key(cells[octet[0]])
+                free_set.discard((x, y, sl))
+                for k, ff in enumerate(octet[2 * j:2 * j + 2]):
+                    pin(ff, x, y, sl, k)
+                    n += 1
+        free = [f for f in free if f in free_set]
         by_key: dict[tuple, list[str]] = {}
         for ff in ffs:
-            by_key.setdefault(_ff_key(cells[ff]), []).append(ff)
+            if not _has_lsr(cells[ff]):
+                by_key.setdefault(_ff_key(cells[ff]), []).append(ff)
         pairs = [group[i:i + 2] for _, group in sorted(by_key.items(), key=lambda kv: (-len(kv[1]), kv[0]))
                  for i in range(0, len(group), 2)]
         for (x, y, sl), pair in zip(free, pairs):  # (a full block leaves the rest to the placer)
             slice_ff[(x, y, sl)] = _ff_key(cells[pair[0]])
             for k, ff in enumerate(pair):
-                _input_on_m(cells[ff])
-                cells[ff]["attributes"]["BEL"] = f"X{x}/Y{y}/SLICE{sl}.FF{k}"
+                pin(ff, x, y, sl, k)
                 n += 1
     return n
 

@@ -232,6 +232,17 @@ def cases() -> list[Case]:
         random_case("r3c2k32_fifo4_drain1_split2", _params(3, 2, 32, max_fanin=256, weight_rows=3, weight_hop=1,
                                                            out_fifo=4, drain_hop=1), n_red=2, seed=30,
                     split=2, backpressure=0.6),
+        # drain_gate: gated result registers ORed in LUTs (a truncated last block, hop 1 and 3, overlap 0
+        # with one-beat reductions back to back, LFSR accumulators)
+        random_case("r9c3k7_fifo12_drain4x2_gate_lfsr_split2",
+                    _params(9, 3, 7, max_fanin=70, weight_hop=2, out_fifo=12, drain_hop=4, drain_regs=2,
+                            drain_gate=1, acc_lfsr=1), n_red=3, seed=45, split=2, idle=0.1, backpressure=0.5),
+        random_case("r7c3k7_fifo16_drain3_gate_nooverlap", _params(7, 3, 7, max_fanin=70, weight_hop=2, overlap=0,
+                                                                   out_fifo=16, drain_hop=3, drain_gate=1),
+                    n_red=5, beats=1, seed=46, idle=0.0, backpressure=0.3),
+        random_case("r3c2k32_fifo4_drain1_gate_split2", _params(3, 2, 32, max_fanin=256, weight_rows=3, weight_hop=1,
+                                                                out_fifo=4, drain_hop=1, drain_gate=1), n_red=2,
+                    seed=47, split=2, backpressure=0.6),
         # more than one CreditFifo slice (8 columns each, hdl/core.py), y two bits wide
         random_case("r2c11k3_fifo6_thr3_slices", _params(2, 11, 3, max_fanin=30, out_fifo=6, n_thresholds=3),
                     n_red=4, seed=36, idle=0.1, backpressure=0.6),

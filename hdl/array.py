@@ -276,6 +276,9 @@ class XnorArray(wiring.Component):
         m.d.comb += [read.eq(en & draining & self.room),
                      self.taken.eq(read & glast)]
         onehot = Signal(R, init=1) if self.style == "ccu2" or D else None  # the row select, stays 1 << i
+        if cfg.drain_gate:  # held inverted (one-cold): the gated registers' synchronous reset is then a
+            # select flip-flop itself, with no inverter LUT per row (ECP5's LSR has no inversion in Yosys' map)
+            onehot = Signal(R, init=((1 << R) - 1) ^ 1, name="onecold")
         # tags: what a read needs besides the row, one cycle after it. valid/gfirst/bits feed each column
         # group's sum; the drain beat's own fields are computed here, at the read, so that after their
         # long delay line they load the beat's registers with no logic and no enable in between (on a
@@ -322,7 +325,14 @@ class XnorArray(wiring.Component):
                                            reset_less=True)
                             m.d.sync += above.eq(row_sel)
                             row_sel = above
-                    if self.style == "ccu2":  # (the block above enters as each bit's carry-in: free)
+                    if cfg.drain_gate:  # each row through a register that is 0 unless selected, then LUT ORs
+                        gated = []
+                        for j, r in enumerate(rows):
+                            q = Signal(len(words[r]), name=f"drain_g{g}_r{r}", reset_less=True)
+                            m.d.sync += q.eq(Mux(sel_b[j], 0, words[r]))  # (sel_b: one-cold)
+                            gated.append(q)
+                        row_sel = functools.reduce(operator.or_, gated if row_sel is None else [row_sel, *gated])
+                    elif self.style == "ccu2":  # (the block above enters as each bit's carry-in: free)
                         chains, row_sel = onehot_mux(f"drain_g{g}_b{b}", [words[r] for r in rows], sel_b,
                                                      bits_per_chain=_drain_chain_bits(cfg.res_width, len(rows)),
                                                      cin=row_sel)

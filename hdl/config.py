@@ -52,6 +52,9 @@ PARAM_RANGES = {
                          "cycles late, an OR chain carries the row down; >= weight_hop); 0: one R:1 row mux per column")),
     "drain_regs": (1, 2, ("registers per drain row block (row r is read drain_regs x (r // drain_hop) cycles late; "
                          "2: one near each end of a long block's hop, needs drain_hop >= 2 x weight_hop)")),
+    "drain_gate": (0, 1, ("drain_hop only: 1: each PE result enters its row block through a register that holds it in "
+                          "its read cycle and 0 otherwise (a synchronous reset: no LUT), so the block ORs one input per "
+                          "row and bit in LUTs instead of a select and a row on carry chains; one drain register more")),
     "acc_lfsr": (0, 1, ("1: a PE accumulator's bits above the popcount's width are an LFSR stepping on their carry "
                        "(one LUT instead of a carry slot per bit; hdl/lfsr.py), decoded once per column at drain")),
     "skew_mem": (0, 64, ("0: the input skew lines (row r waits r // weight_hop, column c waits c // act_hop) are "
@@ -80,6 +83,7 @@ class AccelConfig:
     out_fifo: int = 0
     drain_hop: int = 0
     drain_regs: int = 1
+    drain_gate: int = 0
     acc_lfsr: int = 0
     skew_mem: int = 0
     skew_lutram: int = 0
@@ -109,6 +113,8 @@ class AccelConfig:
         # (r // weight_hop cycles late) as late or later: drain_hop >= drain_regs x weight_hop is enough
         if self.drain_regs > 1 and not self.drain_hop:
             raise ConfigError(f"drain_regs must be 1 when drain_hop is 0 (no row blocks), not {self.drain_regs!r}")
+        if self.drain_gate and not self.drain_hop:
+            raise ConfigError(f"drain_gate must be 0 when drain_hop is 0 (no row blocks), not {self.drain_gate!r}")
         if 0 < self.drain_hop < self.drain_regs * self.weight_hop:
             low = (f"weight_hop ({self.weight_hop})" if self.drain_regs == 1 else
                    f"drain_regs x weight_hop ({self.drain_regs * self.weight_hop})")
@@ -187,8 +193,8 @@ class AccelConfig:
     @property
     def drain_stages(self) -> int:
         """Registers a drained row passes down its column's OR chain (row r is read
-        drain_regs x (r // drain_hop) cycles late)."""
-        return self.drain_regs * ((self.rows - 1) // self.drain_hop) if self.drain_hop else 0
+        drain_regs x (r // drain_hop) cycles late), and with drain_gate the gated register every row enters by."""
+        return self.drain_regs * ((self.rows - 1) // self.drain_hop) + self.drain_gate if self.drain_hop else 0
 
     def params(self) -> dict:
         """Plain-int parameters (what golden/reference.py and config.json use)."""

@@ -67,10 +67,10 @@ def test_auto_floorplan_pins_dense_grids_only(device, rows, cols, margins, pinne
     assert auto_floorplan(device, rows, cols, margins) is pinned
 
 
-def _synth(tmp: Path, rows: int, cols: int, k: int, acc_lfsr: int = 0) -> Path:
+def _synth(tmp: Path, rows: int, cols: int, k: int, acc_lfsr: int = 0, **more) -> Path:
     """A generated ccu2 core as Yosys leaves it for nextpnr (chain ends opened, as fpga.flow does)."""
     cfg = AccelConfig(rows=rows, cols=cols, k=k, max_fanin=255, pipeline=2, act_hop=2, weight_hop=2,
-                      acc_lfsr=acc_lfsr)
+                      acc_lfsr=acc_lfsr, **more)
     (tmp / "core.v").write_text(verilog_text(cfg, "ccu2", jobs=1))
     subprocess.run([YOSYS, "-q", "-p", "read_verilog core.v; synth_ecp5 -abc9 -top xnorgen_core; write_json core.json"],
                    cwd=tmp, check=True, capture_output=True)
@@ -133,11 +133,14 @@ def test_pinned_cells_stay_put(tmp_path):
         assert inside == {(int(half[1]), int(half[2]))} if half else len(inside) == 1, (name, bel)
 
 
-def test_lfsr_core_pins_its_own_flip_flops(tmp_path):
+@pytest.mark.parametrize("more", [{}, {"out_fifo": 12, "drain_hop": 2, "drain_gate": 1}])
+def test_lfsr_core_pins_its_own_flip_flops(tmp_path, more):
     """acc_lfsr: the result register (loaded from the PE's flip-flops) and the delayed `last` (by name)
-    are pinned in their PE's block; the LFSR (a set/reset net, shared by two slices) is left to the
-    placer, and nextpnr accepts every bel (it refused an LFSR flip-flop pinned slice by slice)."""
-    _synth(tmp_path, 2, 3, 7, acc_lfsr=1)
+    are pinned in their PE's block; flip-flops with a set/reset net (the LFSR's restart, a gated drain
+    register's select) are pinned eight of one control set to a tile of their own, since nextpnr wants
+    one such net per tile (it refused an LFSR flip-flop pinned slice by slice, and four of one net
+    beside flip-flops of another or of none), the rest left to the placer; nextpnr accepts every bel."""
+    _synth(tmp_path, 2, 3, 7, acc_lfsr=1, **more)
     pin_pe_chains(tmp_path / "core.json", "LFE5U-25F", Floorplan(2, 3))
     cells = {n: c for m in json.loads((tmp_path / "core.json").read_text())["modules"].values()
              for n, c in m["cells"].items() if c["type"] == "TRELLIS_FF"}
@@ -146,8 +149,23 @@ def test_lfsr_core_pins_its_own_flip_flops(tmp_path):
         assert got, pattern
         return set(got)
     assert pinned(r"(\.pe_res|row\d+[._]res)_TRELLIS") == {True}
+    assert pinned(r"\.pe\d+\.pe_lfsr") == {False}  # 6 bits: fewer than a tile
+    if more:
+        assert pinned(r"drain_g\d+_r\d+") == {True, False}  # 9 bits: 8 pinned
     assert pinned(r"\.pe\d+\.pe_vlast_d") == {True}
-    assert pinned(r"\.pe\d+\.pe_lfsr") == {False}
+    lsr_at: dict = {}
+    for c in cells.values():
+        bel = c["attributes"].get("BEL")
+        if bel and any(isinstance(b, int) for b in c["connections"].get("LSR", [])):
+            x, y = re.fullmatch(r"X(\d+)/Y(\d+)/SLICE[A-D]\.FF\d", bel).groups()
+            lsr_at.setdefault((x, y), []).append(c["connections"]["LSR"][0])
+    if more:
+        assert lsr_at and all(len(v) == 8 and len(set(v)) == 1 for v in lsr_at.values())
+        pinned_at = {}
+        for c in cells.values():
+            if "BEL" in c["attributes"]:
+                pinned_at.setdefault(c["attributes"]["BEL"].split("/SLICE")[0], []).append(c)
+        assert all(len(pinned_at[f"X{x}/Y{y}"]) == 8 for x, y in lsr_at)  # nothing else pinned there
     _packed(tmp_path, "core.json", "--router", "router1", "--timing-allow-fail")
 
 

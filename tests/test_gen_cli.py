@@ -48,6 +48,8 @@ BAD = [
      r"error: drain_hop must be 0 or an integer in drain_regs x weight_hop \(4\)\.\.64, not 3"),
     (["--out-fifo", "8", "--drain-regs", "2"], r"error: drain_regs must be 1 when drain_hop is 0 \(no row blocks\), not 2"),
     (["--out-fifo", "8", "--drain-hop", "4", "--drain-regs", "3"], r"error: drain_regs must be an integer in 1\.\.2, not 3"),
+    (["--out-fifo", "8", "--drain-gate", "1"], r"error: drain_gate must be 0 when drain_hop is 0 \(no row blocks\), not 1"),
+    (["--out-fifo", "8", "--drain-hop", "4", "--drain-gate", "2"], r"error: drain_gate must be an integer in 0\.\.1, not 2"),
     (["--acc-lfsr", "2"], r"error: acc_lfsr must be an integer in 0\.\.1, not 2"),
     (["--k", "1", "--max-fanin", "2046", "--acc-lfsr", "1"],
      r"error: acc_lfsr must be 0 when max_fanin > 2045 \(more than 1023 LFSR states at k=1\), not 1"),

@@ -35,6 +35,9 @@ CONFIGS = {
     # LFSR accumulators (their restart, the decode table) with two drain registers
     "5x3k7_lfsr": ["--rows", "5", "--cols", "3", "--k", "7", "--weight-hop", "2", "--out-fifo", "12",
                    "--drain-hop", "4", "--drain-regs", "2", "--acc-lfsr", "1"],
+    # the gated drain: result registers reset unless selected, ORed in LUTs
+    "5x3k7_gate": ["--rows", "5", "--cols", "3", "--k", "7", "--weight-hop", "2", "--out-fifo", "12",
+                   "--drain-hop", "4", "--drain-regs", "2", "--drain-gate", "1", "--acc-lfsr", "1"],
 }
 
 
@@ -69,7 +72,7 @@ def test_waiver_file_is_small_and_scoped():
 
 
 @pytest.mark.parametrize("family", ["ecp5", "ice40"])
-@pytest.mark.parametrize("name", ["3x2k7_n3_blocks", "5x2k7_fifo8", "7x2k7_drain2", "5x3k7_lfsr"])
+@pytest.mark.parametrize("name", ["3x2k7_n3_blocks", "5x2k7_fifo8", "7x2k7_drain2", "5x3k7_lfsr", "5x3k7_gate"])
 def test_yosys_synth_check_assert(tmp_path, family, name):
     v = _gen(tmp_path, CONFIGS[name])
     script = (f"read_verilog {v.name}; synth_{family} -top xnorgen_core; check -assert; "
@@ -176,3 +179,32 @@ def test_lfsr_restart_is_local(tmp_path, popcount):
     r = subprocess.run([YOSYS, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True, timeout=600,
                        check=False)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+
+
+def test_gated_drain_is_flip_flops_with_a_select_reset(tmp_path):
+    """drain_gate on ECP5: every gated result register is a TRELLIS_FF whose synchronous reset (LSR)
+    comes straight from a select flip-flop (the one-cold row select) and whose data comes from the PE
+    result, so the gating costs no LUT; and no drain carry chain is left. A select held one-hot would
+    need an inverter LUT on every LSR, which this test rejects."""
+    args = [*CONFIGS["5x3k7_gate"], "--popcount", "ccu2"]
+    v = _gen(tmp_path, args)
+    cfg = json.loads((tmp_path / "config.json").read_text())["parameters"]
+    script = f"read_verilog {v.name}; synth_ecp5 -top xnorgen_core; write_json net.json"
+    r = subprocess.run([YOSYS, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                       check=False)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    mod = json.loads((tmp_path / "net.json").read_text())["modules"]["xnorgen_core"]
+    names: dict = {}
+    for n, v_ in mod["netnames"].items():
+        for b in v_["bits"]:
+            names.setdefault(b, []).append(n)
+    driver = {b: c["type"] for c in mod["cells"].values() for p, d in c["port_directions"].items()
+              if d == "output" for b in c["connections"][p]}
+    gated = [c for c in mod["cells"].values() if c["type"] == "TRELLIS_FF"
+             and any(re.search(r"\bdrain_g\d+_r\d+\b", n) for n in names.get(c["connections"]["Q"][0], []))]
+    res_width = json.loads((tmp_path / "config.json").read_text())["derived"]["res_width"]
+    assert len(gated) == cfg["rows"] * cfg["cols"] * res_width
+    assert all(driver.get(c["connections"]["LSR"][0]) == "TRELLIS_FF" for c in gated)
+    assert all(c["parameters"]["SRMODE"] == "LSR_OVER_CE" for c in gated)  # synchronous
+    assert all(driver.get(c["connections"]["DI"][0]) == "TRELLIS_FF" for c in gated)  # the result register
+    assert not [n for n, c in mod["cells"].items() if c["type"] == "CCU2C" and "drain_g" in n]

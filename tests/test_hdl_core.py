@@ -60,7 +60,11 @@ def test_latency_matches_config(style):
                    {"rows": 1, "cols": 1, "k": 7, "max_fanin": 70, "pipeline": 0, "acc_lfsr": 1},
                    {"rows": 3, "cols": 2, "k": 7, "max_fanin": 70, "overlap": 0, "acc_lfsr": 1},
                    {"rows": 9, "cols": 3, "k": 7, "max_fanin": 70, "weight_hop": 1, "out_fifo": 17,
-                    "drain_hop": 2, "drain_regs": 2, "acc_lfsr": 1}):
+                    "drain_hop": 2, "drain_regs": 2, "acc_lfsr": 1},
+                   # gated result registers: one drain stage more
+                   {"rows": 9, "cols": 3, "k": 7, "max_fanin": 70, "weight_hop": 1, "out_fifo": 18,
+                    "drain_hop": 2, "drain_regs": 2, "drain_gate": 1, "acc_lfsr": 1},
+                   {"rows": 1, "cols": 2, "k": 7, "max_fanin": 70, "out_fifo": 10, "drain_hop": 4, "drain_gate": 1}):
         p = {"weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, **params}
         p.setdefault("channels", p["cols"])
         case = random_case("lat", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)
@@ -72,13 +76,15 @@ def test_latency_matches_config(style):
         assert out.cycles[-1] - out.cycles[0] == cfg.drain_cycles() - 1
 
 
-@pytest.mark.parametrize("act_hop,drain_hop,drain_regs,acc_lfsr", [(1, 0, 1, 0), (2, 0, 1, 0), (2, 4, 1, 0),
-                                                                    (2, 8, 2, 0), (2, 8, 2, 1)])
+@pytest.mark.parametrize("act_hop,drain_hop,drain_regs,acc_lfsr,gate", [(1, 0, 1, 0, 0), (2, 0, 1, 0, 0),
+                                                                         (2, 4, 1, 0, 0), (2, 8, 2, 0, 0),
+                                                                         (2, 8, 2, 1, 0), (2, 8, 2, 1, 1)])
 @pytest.mark.parametrize("spare", [-1, 0])
-def test_credits_round_trip_is_exact(act_hop, drain_hop, drain_regs, acc_lfsr, spare):
+def test_credits_round_trip_is_exact(act_hop, drain_hop, drain_regs, acc_lfsr, gate, spare):
     """out_fifo = credit_round_trip() keeps one beat per cycle; one credit fewer cannot."""
     p = {"rows": 24, "cols": 7, "k": 7, "max_fanin": 70, "weight_rows": 1, "weight_hop": 4, "n_thresholds": 1,
-         "channels": 7, "act_hop": act_hop, "drain_hop": drain_hop, "drain_regs": drain_regs, "acc_lfsr": acc_lfsr}
+         "channels": 7, "act_hop": act_hop, "drain_hop": drain_hop, "drain_regs": drain_regs, "acc_lfsr": acc_lfsr,
+         "drain_gate": gate}
     p["out_fifo"] = AccelConfig(**p, out_fifo=3).credit_round_trip() + spare
     case = random_case("credits", p, n_red=1, beats=2, idle=0.0, backpressure=0.0)
     cfg, expect, out, _beat, _ = simulate_core(case)

@@ -54,6 +54,9 @@ def test_short_lfsr_pe_fails_formal(style):
     ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 3}, 20),  # the credit FIFO's output
     ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 1}, 20),  # one credit: a beat at a time
     ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_hop": 1, "out_fifo": 4, "drain_hop": 1}, 24),
+    # gated drain registers (one drain stage more)
+    ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_hop": 1, "out_fifo": 5, "drain_hop": 1,
+      "drain_gate": 1}, 26),
 ])
 def test_core_stream_contract(params, depth):
     """BMC deep enough for a reduction, its drain under back-pressure and the next `last`."""
