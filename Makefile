@@ -60,7 +60,7 @@ bench: $(STAMP)
 # bench-lines-end
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check golden hdl gen cocotb_tests fpga tests bench
+	$(VENV)/bin/ruff check golden hdl gen cocotb_tests fpga tests bench conftest.py
 
 clean:
 	rm -rf build sim_build out

