@@ -42,9 +42,13 @@ def tool(env_var: str) -> str:
     without the venv on PATH (the YoWASP tools are console scripts of the venv).
     """
     name = os.environ.get(env_var, _DEFAULT_TOOLS[env_var])
+    return _which(name, f" (env {env_var})")
+
+
+def _which(name: str, what: str = "") -> str:
     found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if found is None:
-        raise FlowError(f"tool {name!r} (env {env_var}) not found on PATH")
+        raise FlowError(f"tool {name!r}{what} not found on PATH")
     return found
 
 
@@ -62,12 +66,7 @@ def warm_tools(env_vars: tuple[str, ...] = tuple(_WARM_ARGS), extra: tuple[str, 
     different cache files, so they warm side by side; warm, this takes well under a second.
     `extra`: more commands by name (e.g. yowasp-icepll), called with `-h`.
     """
-    cmds = [[tool(v), _WARM_ARGS[v]] for v in env_vars]
-    for name in extra:
-        found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-        if found is None:
-            raise FlowError(f"tool {name!r} not found on PATH")
-        cmds.append([found, "-h"])
+    cmds = [[tool(v), _WARM_ARGS[v]] for v in env_vars] + [[_which(name), "-h"] for name in extra]
 
     def call(cmd: list[str]) -> None:
         subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -251,8 +250,7 @@ def run_flow(platform, top, build_dir: str | os.PathLike, *, family: str, design
     options = options or FlowOptions()
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    # (two Yosys runs start side by side below)
-    warm_tools(("YOSYS", *(("NEXTPNR_ECP5", "ECPPACK") if family == "ecp5" else ("NEXTPNR_ICE40", "ICEPACK"))))
+    warm_tools(("YOSYS",))  # (the only tool run side by side below: the core's and the top's synthesis)
     times: dict[str, float] = {}
     t0 = time.monotonic()
     plan = platform.prepare(top, name="top", script_after_synth="tee -q -o top.stat.json stat -json",

@@ -275,10 +275,11 @@ class XnorArray(wiring.Component):
             m.d.sync += glast.eq(group_last(Const(0, cfg.row_width), (Const(1, 1) << split_next) - 1))
         m.d.comb += [read.eq(en & draining & self.room),
                      self.taken.eq(read & glast)]
-        onehot = Signal(R, init=1) if self.style == "ccu2" or D else None  # the row select, stays 1 << i
-        if cfg.drain_gate:  # held inverted (one-cold): the gated registers' synchronous reset is then a
-            # select flip-flop itself, with no inverter LUT per row (ECP5's LSR has no inversion in Yosys' map)
+        if cfg.drain_gate:  # the row select held inverted (one-cold): the gated registers' synchronous reset
+            # is then a select flip-flop itself, with no inverter LUT per row (ECP5's LSR has no inversion in Yosys' map)
             onehot = Signal(R, init=((1 << R) - 1) ^ 1, name="onecold")
+        else:
+            onehot = Signal(R, init=1) if self.style == "ccu2" or D else None  # the row select, stays 1 << i
         # tags: what a read needs besides the row, one cycle after it. valid/gfirst/bits feed each column
         # group's sum; the drain beat's own fields are computed here, at the read, so that after their
         # long delay line they load the beat's registers with no logic and no enable in between (on a
