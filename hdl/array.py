@@ -27,7 +27,7 @@ from .pe import counts_mismatches, pe_logic
 from .skew import SkewLines
 from .skew import delay as _delay
 
-__all__ = ["XnorArray", "ctl_width", "pe_module_name"]
+__all__ = ["XnorArray", "ctl_width", "drain_block_ccu2", "pe_module_name"]
 
 
 BOOK_LAG = 2  # cycles the drain-side bookkeeping takes the input control late (at most fill - 2)
@@ -96,20 +96,24 @@ def _group_sum_chain(m: Module, name: str, bits: Value, m_part: Value, acc: Valu
     return total
 
 
+def drain_block_ccu2(width: int, rows: int, per: int) -> int:
+    """CCU2C of one column's drain row block: throw-away chains from onehot_mux itself, padded to
+    whole CCU2C, `per` result bits per chain (also what bench.bench_array_ppa --budget counts)."""
+    chains, _ = onehot_mux("plan", [Signal(width) for _ in range(rows)], Signal(rows),
+                           bits_per_chain=per, cin=Signal(width))
+    return sum((c.start_slots() + 1) // 2 for c in chains)
+
+
 @functools.cache
 def _drain_chain_bits(width: int, rows: int) -> int:
     """Result bits per carry chain of a drain row block (a divisor of one column's `width`, so no
     chain spans two columns): the fewest CCU2C, then the shortest chain.
 
-    Counted on throw-away chains from onehot_mux itself, padded to whole CCU2C; the ripple is a
-    timing path (a block of 8 rows at acc_width 10: one chain per column is 26 CCU2C, 1.8 ns of
-    carry; two chains of 5 bits cost the same 26 and ripple half as far).
+    The ripple is a timing path (a block of 8 rows at acc_width 10: one chain per column is 26
+    CCU2C, 1.8 ns of carry; two chains of 5 bits cost the same 26 and ripple half as far).
     """
-    def ccu(per: int) -> int:
-        chains, _ = onehot_mux("plan", [Signal(width) for _ in range(rows)], Signal(rows),
-                               bits_per_chain=per, cin=Signal(width))
-        return sum((c.start_slots() + 1) // 2 for c in chains)
-    return min((per for per in range(1, width + 1) if width % per == 0), key=lambda per: (ccu(per), per))
+    return min((per for per in range(1, width + 1) if width % per == 0),
+               key=lambda per: (drain_block_ccu2(width, rows, per), per))
 
 
 class XnorArray(wiring.Component):

@@ -15,7 +15,7 @@ from .carry import Chain, mismatch_tree, tree_levels
 from .config import POPCOUNT_STYLES
 from .lfsr import lfsr_step, low_width, state_width
 
-__all__ = ["POPCOUNT_STYLES", "XnorPE", "counts_mismatches", "pe_logic", "popcount_xnor"]
+__all__ = ["POPCOUNT_STYLES", "XnorPE", "counts_mismatches", "pe_logic", "popcount_xnor", "tree_mid_level"]
 
 
 def _balanced_sum(terms: list[Value], m: Module | None = None, name: str = "",
@@ -148,6 +148,11 @@ def _lfsr_part(m: Module, name: str, low: Signal, carry: Value, ctl: Value, over
     return state, res
 
 
+def tree_mid_level(k: int) -> int:
+    """Tree levels before the ccu2 PE's mid-tree register (pipeline 2): about half of them."""
+    return max(2, (tree_levels(k) + 1) // 2)
+
+
 def counts_mismatches(style: str) -> bool:
     """The ccu2 PE accumulates popcount(XOR) = bits - P (see hdl/carry.py for why)."""
     return style == "ccu2"
@@ -155,7 +160,7 @@ def counts_mismatches(style: str) -> bool:
 
 def _ccu2_pe(m, name, a, w, ctl, k, acc, overlap, pipeline, cells, lfsr):
     """The ccu2 PE: mismatch tree and accumulator on ECP5 carry chains (hdl/carry.py)."""
-    mid = max(2, (tree_levels(k) + 1) // 2) if pipeline >= 2 else None
+    mid = tree_mid_level(k) if pipeline >= 2 else None
     pc, chains, regs = mismatch_tree(f"{name}_t", [(a[i], w[i]) for i in range(k)], m, mid)
     if regs:
         ctl_m = Signal(len(ctl), name=f"{name}_ctl_mid", reset_less=True)

@@ -6,7 +6,7 @@ import pytest
 
 from golden.reference import ref_array
 from golden.stimulus import cases, random_case
-from hdl.array import XnorArray, _drain_chain_bits
+from hdl.array import XnorArray, _drain_chain_bits, drain_block_ccu2
 from hdl.config import AccelConfig
 from tests.simdrive import Sink, Source, run
 
@@ -64,3 +64,11 @@ def test_drain_block_chains_split_only_when_free(rows, per):
     """A drain row block's chains (acc_width 10): split into 5-bit chains where that takes no more
     CCU2C than one chain per column (half the ripple), kept whole where a split would cost one."""
     assert _drain_chain_bits(10, rows) == per
+
+
+@pytest.mark.parametrize("width,rows,per,ccu2", [(10, 8, 5, 26), (10, 8, 10, 26), (10, 8, 1, 30), (4, 1, 4, 5)])
+def test_drain_block_ccu2(width, rows, per, ccu2):
+    """A row block per bit: a boundary slot (the block above's carry-in) and a slot per two rows;
+    10 bits of 8 rows are 50 slots, 26 CCU2C with a start slot per chain (6.5 LUT4 eq. per PE, the
+    figure bench_array_ppa --budget reports); one chain per bit pads each of them to 3 CCU2C."""
+    assert drain_block_ccu2(width, rows, per) == ccu2
