@@ -1,0 +1,152 @@
+"""A weight-stationary PE array, built only to measure it (issue 3's "unless you measure a better dataflow").
+
+Why: `bench_array_ppa --budget` says no K=15 dataflow of these carry slots reaches 1.0 op/LUT, and
+that a weight-stationary column (partial sums flow down, each PE adds its mismatch count; no
+accumulator, no result register, no drain) bounds K=23 at 1.065. This builds that array so that the
+bound meets place and route: PE(r, c) holds a K-bit weight word (loaded by shifting down the column
+while `shift`, a wave one row per cycle), takes row r's activation word r cycles late (skew lines in
+LUT RAM) and one hop register every `hop` columns, and registers psum_out = psum_in + popcount(a ^ w)
+on bit length K (r + 1) bits, three cycles after its activation (mid-tree, sum and psum registers).
+The bottom row's sums leave on `out`. It is not the product: no fan-in beyond R K, no thresholds, no
+stream handshakes, no golden model; tests/test_bench_ws_array.py checks its arithmetic only.
+
+Run: `python -m bench.bench_ws_array [--k 23] [--hop 4] [--router router1|router2] [--keep DIR]`
+(32x32 on the ECP5-85F in the board harness with the PE floorplan, about 10 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hdl.carry import Chain, mismatch_tree
+from hdl.config import SKEW_MIN_DELAY
+from hdl.pe import tree_mid_level
+from hdl.skew import SkewLines, delay
+
+LATENCY = 3  # cycles from a PE's activation to its psum_out: mid-tree, sum and psum registers
+
+
+class WsPE(Elaboratable):
+    """One PE: a stationary weight word and psum_out = psum_in + popcount(a ^ w) (mismatches)."""
+
+    def __init__(self, k: int, in_w: int, out_w: int, cells: str):
+        self.k, self.in_w, self.out_w, self.cells = k, in_w, out_w, cells
+        self.a, self.w_in, self.shift = Signal(k), Signal(k), Signal()
+        self.w = Signal(k, reset_less=True)  # (no reset reaches the grid, as in hdl/pe.py)
+        self.psum_in = Signal(max(in_w, 1))
+        self.psum_out = Signal(out_w, reset_less=True)
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.If(self.shift):
+            m.d.sync += self.w.eq(self.w_in)
+        pc, chains, _ = mismatch_tree("t", [(self.a[i], self.w[i]) for i in range(self.k)], m,
+                                      tree_mid_level(self.k))
+        pcq = Signal(len(pc.bits), name="pc", reset_less=True)
+        m.d.sync += pcq.eq(Cat(*pc.bits))
+        add = Chain("p")
+        sums = [add.add(pcq[i] if i < len(pcq) else Const(0, 1),
+                        self.psum_in[i] if i < self.in_w else Const(0, 1)) for i in range(self.out_w)]
+        tail = chains[-1]
+        tail.close()
+        if add.ccu2_appended(tail) < add.ccu2() + tail.ccu2():  # as the output-stationary accumulator
+            add.append(tail)
+            chains.remove(tail)
+        for c in [*chains, add]:
+            c.emit(m, self.cells)
+        m.d.sync += self.psum_out.eq(Cat(*sums))
+        return m
+
+
+class WsRow(Elaboratable):
+    """C PEs of row r (a module of its own: the floorplan finds PE chains as row<r>.pe<c>)."""
+
+    def __init__(self, r: int, cols: int, k: int, hop: int, cells: str):
+        self.hop, self.act = hop, Signal(k)
+        in_w, out_w = (k * r).bit_length() if r else 0, (k * (r + 1)).bit_length()
+        self.pes = [WsPE(k, in_w, out_w, cells) for _ in range(cols)]
+
+    def elaborate(self, platform):
+        m = Module()
+        act = self.act
+        for c, pe in enumerate(self.pes):
+            if c and c % self.hop == 0:
+                act = delay(m, act, 1, f"act_c{c}")
+            m.submodules[f"pe{c}"] = pe
+            m.d.comb += pe.a.eq(act)
+        return m
+
+
+class WsArray(wiring.Component):
+    """R x C weight-stationary array; `out` column c is the mismatch count over all R K bits."""
+
+    def __init__(self, rows: int, cols: int, k: int, hop: int = 4, cells: str = "ecp5"):
+        self.rows, self.cols, self.k, self.hop, self.cells = rows, cols, k, hop, cells
+        self.ops_per_cycle = 2 * rows * cols * k
+        self.out_w = (k * rows).bit_length()
+        self.grid = [WsRow(r, cols, k, hop, cells) for r in range(rows)]
+        super().__init__({"act": In(k * rows), "wgt": In(k * cols), "shift": In(1), "out": Out(self.out_w * cols)})
+
+    def elaborate(self, platform):
+        m = Module()
+        R, C, K = self.rows, self.cols, self.k
+        act, wgt = Signal(K * R, name="act_q", reset_less=True), Signal(K * C, name="wgt_q", reset_less=True)
+        shift = Signal(name="shift_q", reset_less=True)
+        m.d.sync += [act.eq(self.act), wgt.eq(self.wgt), shift.eq(self.shift)]
+        lut = self.cells == "ecp5"  # (LUT RAM on ECP5, as the core's skew_lutram; block RAM in simulation)
+        skew = SkewLines(m, SKEW_MIN_DELAY[lut], lut=lut)
+        rows = self.grid
+        for r, row in enumerate(rows):
+            m.submodules[f"row{r}"] = row
+            m.d.comb += row.act.eq(skew.delay(act[r * K:(r + 1) * K], r, f"act_r{r}", "a"))
+            if r:
+                shift = delay(m, shift, 1, f"shift_r{r}")
+            for c, pe in enumerate(row.pes):
+                m.d.comb += pe.shift.eq(shift)
+                if r:
+                    up = rows[r - 1].pes[c]
+                    m.d.comb += [pe.w_in.eq(up.w), pe.psum_in.eq(up.psum_out)]
+                else:
+                    m.d.comb += pe.w_in.eq(wgt[c * K:(c + 1) * K])
+        skew.emit()
+        m.d.comb += self.out.eq(Cat(*(pe.psum_out for pe in rows[-1].pes)))
+        return m
+
+
+def main(argv=None) -> int:
+    from fpga.floorplan import Floorplan
+    from fpga.ooc import ooc_ppa
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--rows", type=int, default=32)
+    ap.add_argument("--cols", type=int, default=32)
+    ap.add_argument("--k", type=int, default=23)
+    ap.add_argument("--hop", type=int, default=4, help="PE columns per activation hop register")
+    ap.add_argument("--router", choices=("router1", "router2"), default="router1")
+    ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (nextpnr log, timing report)")
+    args = ap.parse_args(argv)
+    arr = WsArray(args.rows, args.cols, args.k, args.hop)
+    t0 = time.monotonic()
+    rep = ooc_ppa(arr, "ecp5-85f", target_mhz=150.0, ops_per_cycle=arr.ops_per_cycle,
+                  name=f"ws_{args.rows}x{args.cols}_k{args.k}", nextpnr_opts=("--router", args.router, "--placer", "heap"),
+                  seed=1, timeout_s=3600.0, build_dir=args.keep,
+                  floorplan=Floorplan(args.rows, args.cols))
+    core = rep.core or rep.total
+    print(json.dumps({"rows": args.rows, "cols": args.cols, "k": args.k, "hop": args.hop,
+                      "lut4_equiv": core["lut4_equiv"], "carry": core["carry"], "ff": core["ff"],
+                      "fmax_mhz": rep.core_fmax_mhz, "ops_per_cycle_per_lut": rep.ops_per_cycle_per_lut,
+                      "packed_comb": rep.utilization.get("TRELLIS_COMB", {}).get("used"),
+                      "flow_s": round(time.monotonic() - t0, 1)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
