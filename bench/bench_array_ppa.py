@@ -175,30 +175,23 @@ def pe_sweep(ks=(8, 16, 32, 64), acc_width: int = 11) -> None:
 
 
 def ws_pe_ccu2(k: int, width: int) -> int:
-    """CCU2C of a weight-stationary PE (not built; an estimate from the same slots): the mismatch
-    tree with its mid register, then psum_out = psum_in + the tree's sum on `width` bits, continued
-    by the tree's last chain where that saves a CCU2C, as the output-stationary PE's accumulator."""
-    from amaranth.hdl import Const, Fragment, Module, Signal
+    """CCU2C of a weight-stationary PE (bench/bench_ws_array.py) whose partial sum is `width` bits."""
+    from amaranth.hdl import Fragment, Module, Signal
 
-    from hdl.carry import Chain, mismatch_tree
-    from hdl.pe import tree_mid_level
+    from bench.bench_ws_array import psum_chains
 
-    a, w, psum, m = Signal(k), Signal(k), Signal(width), Module()
-    pc, chains, _ = mismatch_tree("ws", [(a[i], w[i]) for i in range(k)], m, tree_mid_level(k))
-    Fragment.get(m, None)  # (the mid registers' module is only counted, never built)
-    add = Chain("ws_psum")
-    for i in range(width):
-        add.add(pc.bits[i] if i < len(pc.bits) else Const(0, 1), psum[i])
-    tail = chains[-1]
-    tail.close()
-    return sum(c.ccu2() for c in chains[:-1]) + min(add.ccu2_appended(tail), add.ccu2() + tail.ccu2())
+    m = Module()
+    chains, _ = psum_chains(m, Signal(k), Signal(k), Signal(width), width, width)
+    Fragment.get(m, None)  # (the registers' module is only counted, never built)
+    return sum(c.ccu2() for c in chains)
 
 
 def pe_budget(ks=(15, 23, 31), rows: int = 32, max_fanin: int = 991, drain_hop: int = 8) -> None:
     """LUT4 eq. per PE that 1.0 op/LUT allows (2 K), against what the PE and its drain alone take:
     the output-stationary ccu2 PE as built (LFSR accumulator, pipeline 2; Yosys), its share of the
     drain's row blocks (`drain_hop` rows, hdl/array.py), and a weight-stationary PE whose partial sum
-    grows down the column instead (no drain; mean over `rows` rows). op/LUT bounds count nothing else."""
+    grows down the column instead (bench/bench_ws_array.py, no drain; mean over `rows` rows). op/LUT
+    bounds count nothing else."""
     from hdl.array import _drain_chain_bits, drain_block_ccu2
     from hdl.lfsr import lfsr_width, low_width, state_width
     from hdl.pe import XnorPE

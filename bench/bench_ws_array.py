@@ -21,7 +21,7 @@ import json
 import sys
 import time
 
-from amaranth.hdl import Cat, Const, Elaboratable, Module, Signal
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -47,22 +47,30 @@ class WsPE(Elaboratable):
         m = Module()
         with m.If(self.shift):
             m.d.sync += self.w.eq(self.w_in)
-        pc, chains, _ = mismatch_tree("t", [(self.a[i], self.w[i]) for i in range(self.k)], m,
-                                      tree_mid_level(self.k))
-        pcq = Signal(len(pc.bits), name="pc", reset_less=True)
-        m.d.sync += pcq.eq(Cat(*pc.bits))
-        add = Chain("p")
-        sums = [add.add(pcq[i] if i < len(pcq) else Const(0, 1),
-                        self.psum_in[i] if i < self.in_w else Const(0, 1)) for i in range(self.out_w)]
-        tail = chains[-1]
-        tail.close()
-        if add.ccu2_appended(tail) < add.ccu2() + tail.ccu2():  # as the output-stationary accumulator
-            add.append(tail)
-            chains.remove(tail)
-        for c in [*chains, add]:
+        chains, sums = psum_chains(m, self.a, self.w, self.psum_in, self.in_w, self.out_w)
+        for c in chains:
             c.emit(m, self.cells)
         m.d.sync += self.psum_out.eq(Cat(*sums))
         return m
+
+
+def psum_chains(m: Module, a: Value, w: Value, psum_in: Value, in_w: int, out_w: int) -> tuple[list[Chain], list]:
+    """A PE's carry chains (not emitted) and psum sum bits: the mismatch tree with its mid register,
+    the sum's register, then psum_in + sum on out_w bits, continued by the tree's last chain where
+    that saves a CCU2C (as the output-stationary accumulator). Also what `bench_array_ppa --budget` counts."""
+    k = len(a)
+    pc, chains, _ = mismatch_tree("t", [(a[i], w[i]) for i in range(k)], m, tree_mid_level(k))
+    pcq = Signal(len(pc.bits), name="pc", reset_less=True)
+    m.d.sync += pcq.eq(Cat(*pc.bits))
+    add = Chain("p")
+    sums = [add.add(pcq[i] if i < len(pcq) else Const(0, 1), psum_in[i] if i < in_w else Const(0, 1))
+            for i in range(out_w)]
+    tail = chains[-1]
+    tail.close()
+    if add.ccu2_appended(tail) < add.ccu2() + tail.ccu2():
+        add.append(tail)
+        chains.remove(tail)
+    return [*chains, add], sums
 
 
 class WsRow(Elaboratable):
