@@ -10,7 +10,7 @@ on bit length K (r + 1) bits, three cycles after its activation (mid-tree, sum a
 The bottom row's sums leave on `out`. It is not the product: no fan-in beyond R K, no thresholds, no
 stream handshakes, no golden model; tests/test_bench_ws_array.py checks its arithmetic only.
 
-Run: `python -m bench.bench_ws_array [--k 23] [--hop 4] [--router router1|router2] [--keep DIR]`
+Run: `python -m bench.bench_ws_array [--k 23] [--hop 4] [--psum-hop 1|2] [--router router1|router2] [--keep DIR]`
 (32x32 on the ECP5-85F in the board harness with the PE floorplan, about 10 minutes).
 """
 
@@ -36,12 +36,12 @@ LATENCY = 3  # cycles from a PE's activation to its psum_out: mid-tree, sum and 
 class WsPE(Elaboratable):
     """One PE: a stationary weight word and psum_out = psum_in + popcount(a ^ w) (mismatches)."""
 
-    def __init__(self, k: int, in_w: int, out_w: int, cells: str):
-        self.k, self.in_w, self.out_w, self.cells = k, in_w, out_w, cells
+    def __init__(self, k: int, in_w: int, out_w: int, cells: str, registered: bool = True):
+        self.k, self.in_w, self.out_w, self.cells, self.registered = k, in_w, out_w, cells, registered
         self.a, self.w_in, self.shift = Signal(k), Signal(k), Signal()
         self.w = Signal(k, reset_less=True)  # (no reset reaches the grid, as in hdl/pe.py)
         self.psum_in = Signal(max(in_w, 1))
-        self.psum_out = Signal(out_w, reset_less=True)
+        self.psum_out = Signal(out_w, reset_less=True)  # (combinational when not `registered`)
 
     def elaborate(self, platform):
         m = Module()
@@ -50,7 +50,10 @@ class WsPE(Elaboratable):
         chains, sums = psum_chains(m, self.a, self.w, self.psum_in, self.in_w, self.out_w)
         for c in chains:
             c.emit(m, self.cells)
-        m.d.sync += self.psum_out.eq(Cat(*sums))
+        if self.registered:
+            m.d.sync += self.psum_out.eq(Cat(*sums))
+        else:
+            m.d.comb += self.psum_out.eq(Cat(*sums))
         return m
 
 
@@ -76,10 +79,10 @@ def psum_chains(m: Module, a: Value, w: Value, psum_in: Value, in_w: int, out_w:
 class WsRow(Elaboratable):
     """C PEs of row r (a module of its own: the floorplan finds PE chains as row<r>.pe<c>)."""
 
-    def __init__(self, r: int, cols: int, k: int, hop: int, cells: str):
+    def __init__(self, r: int, cols: int, k: int, hop: int, cells: str, registered: bool = True):
         self.hop, self.act = hop, Signal(k)
         in_w, out_w = (k * r).bit_length() if r else 0, (k * (r + 1)).bit_length()
-        self.pes = [WsPE(k, in_w, out_w, cells) for _ in range(cols)]
+        self.pes = [WsPE(k, in_w, out_w, cells, registered) for _ in range(cols)]
 
     def elaborate(self, platform):
         m = Module()
@@ -95,11 +98,14 @@ class WsRow(Elaboratable):
 class WsArray(wiring.Component):
     """R x C weight-stationary array; `out` column c is the mismatch count over all R K bits."""
 
-    def __init__(self, rows: int, cols: int, k: int, hop: int = 4, cells: str = "ecp5"):
-        self.rows, self.cols, self.k, self.hop, self.cells = rows, cols, k, hop, cells
+    def __init__(self, rows: int, cols: int, k: int, hop: int = 4, cells: str = "ecp5", psum_hop: int = 1):
+        self.rows, self.cols, self.k, self.hop, self.cells, self.psum_hop = rows, cols, k, hop, cells, psum_hop
         self.ops_per_cycle = 2 * rows * cols * k
         self.out_w = (k * rows).bit_length()
-        self.grid = [WsRow(r, cols, k, hop, cells) for r in range(rows)]
+        # a partial-sum register every psum_hop rows (and after the last): the rows between add on
+        # combinationally, so they take their activations in the same cycle (skew r // psum_hop)
+        self.grid = [WsRow(r, cols, k, hop, cells, r % psum_hop == psum_hop - 1 or r == rows - 1)
+                     for r in range(rows)]
         super().__init__({"act": In(k * rows), "wgt": In(k * cols), "shift": In(1), "out": Out(self.out_w * cols)})
 
     def elaborate(self, platform):
@@ -113,7 +119,7 @@ class WsArray(wiring.Component):
         rows = self.grid
         for r, row in enumerate(rows):
             m.submodules[f"row{r}"] = row
-            m.d.comb += row.act.eq(skew.delay(act[r * K:(r + 1) * K], r, f"act_r{r}", "a"))
+            m.d.comb += row.act.eq(skew.delay(act[r * K:(r + 1) * K], r // self.psum_hop, f"act_r{r}", "a"))
             if r:
                 shift = delay(m, shift, 1, f"shift_r{r}")
             for c, pe in enumerate(row.pes):
@@ -138,17 +144,18 @@ def main(argv=None) -> int:
     ap.add_argument("--cols", type=int, default=32)
     ap.add_argument("--k", type=int, default=23)
     ap.add_argument("--hop", type=int, default=4, help="PE columns per activation hop register")
+    ap.add_argument("--psum-hop", type=int, default=1, help="PE rows per partial-sum register")
     ap.add_argument("--router", choices=("router1", "router2"), default="router1")
     ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (nextpnr log, timing report)")
     args = ap.parse_args(argv)
-    arr = WsArray(args.rows, args.cols, args.k, args.hop)
+    arr = WsArray(args.rows, args.cols, args.k, args.hop, psum_hop=args.psum_hop)
     t0 = time.monotonic()
     rep = ooc_ppa(arr, "ecp5-85f", target_mhz=150.0, ops_per_cycle=arr.ops_per_cycle,
                   name=f"ws_{args.rows}x{args.cols}_k{args.k}", nextpnr_opts=("--router", args.router, "--placer", "heap"),
                   seed=1, timeout_s=3600.0, build_dir=args.keep,
                   floorplan=Floorplan(args.rows, args.cols))
     core = rep.core or rep.total
-    print(json.dumps({"rows": args.rows, "cols": args.cols, "k": args.k, "hop": args.hop,
+    print(json.dumps({"rows": args.rows, "cols": args.cols, "k": args.k, "hop": args.hop, "psum_hop": args.psum_hop,
                       "lut4_equiv": core["lut4_equiv"], "carry": core["carry"], "ff": core["ff"],
                       "fmax_mhz": rep.core_fmax_mhz, "ops_per_cycle_per_lut": rep.ops_per_cycle_per_lut,
                       "packed_comb": rep.utilization.get("TRELLIS_COMB", {}).get("used"),

@@ -38,12 +38,13 @@ def test_ws_pe_streams(k, in_w, out_w):
     assert seen[lag:] == [(beats[j - lag][0] ^ w).bit_count() + beats[j][1] for j in range(lag, len(beats))]
 
 
-@pytest.mark.parametrize("rows,cols,k,hop", [(1, 1, 1, 1), (3, 2, 7, 1), (5, 3, 7, 2), (4, 4, 5, 4)])
-def test_ws_array_sums_columns(rows, cols, k, hop):
+@pytest.mark.parametrize("rows,cols,k,hop,psum_hop", [(1, 1, 1, 1, 1), (3, 2, 7, 1, 1), (5, 3, 7, 2, 1),
+                                                     (4, 4, 5, 4, 1), (5, 3, 7, 2, 2), (9, 2, 3, 1, 2)])
+def test_ws_array_sums_columns(rows, cols, k, hop, psum_hop):
     """After a weight load (a different word per row), each column's output is the mismatch count of
     the held activations against that column's weights, summed over its rows."""
     rng = random.Random(rows * 100 + cols)
-    dut = WsArray(rows, cols, k, hop, cells="generic")
+    dut = WsArray(rows, cols, k, hop, cells="generic", psum_hop=psum_hop)
     ow = dut.out_w
 
     async def bench(ctx):
@@ -69,3 +70,40 @@ def test_ws_array_sums_columns(rows, cols, k, hop):
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+@pytest.mark.parametrize("rows,cols,k,hop,psum_hop", [(3, 2, 7, 1, 1), (5, 3, 7, 2, 2), (6, 3, 5, 2, 2)])
+def test_ws_array_streams(rows, cols, k, hop, psum_hop):
+    """A new activation vector every cycle: each column's outputs are the vectors' sums in order, at
+    one fixed lag per column (a skew that does not match the partial-sum registers mixes vectors)."""
+    rng = random.Random(rows * 10 + psum_hop)
+    dut = WsArray(rows, cols, k, hop, cells="generic", psum_hop=psum_hop)
+    ow = dut.out_w
+    vecs = [[rng.getrandbits(k) for _ in range(rows)] for _ in range(16)]
+    outs = []
+
+    async def bench(ctx):
+        ctx.set(dut.shift, 1)
+        for _ in range(rows + 2):
+            ctx.set(dut.wgt, rng.getrandbits(k * cols))
+            await ctx.tick()
+        ctx.set(dut.shift, 0)
+        for _ in range(rows + 2):
+            await ctx.tick()
+        wts.extend([pe.w for pe in row.pes] for row in dut.grid)
+        wts[:] = [[ctx.get(w) for w in row] for row in wts]
+        for t in range(len(vecs) + LATENCY * rows + cols + 8):
+            if t < len(vecs):
+                ctx.set(dut.act, sum(a << (r * k) for r, a in enumerate(vecs[t])))
+            await ctx.tick()
+            outs.append(ctx.get(dut.out))
+
+    wts: list = []
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    for c in range(cols):
+        want = [sum((v[r] ^ wts[r][c]).bit_count() for r in range(rows)) for v in vecs]
+        got = [(o >> (c * ow)) & ((1 << ow) - 1) for o in outs]
+        assert any(got[lag:lag + len(want)] == want for lag in range(len(got) - len(want) + 1)), c
