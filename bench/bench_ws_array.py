@@ -4,9 +4,10 @@ Why: `bench_array_ppa --budget` says no K=15 dataflow of these carry slots reach
 that a weight-stationary column (partial sums flow down, each PE adds its mismatch count; no
 accumulator, no result register, no drain) bounds K=23 at 1.065. This builds that array so that the
 bound meets place and route: PE(r, c) holds a K-bit weight word (loaded by shifting down the column
-while `shift`, a wave one row per cycle), takes row r's activation word r cycles late (skew lines in
-LUT RAM) and one hop register every `hop` columns, and registers psum_out = psum_in + popcount(a ^ w)
-on bit length K (r + 1) bits, three cycles after its activation (mid-tree, sum and psum registers).
+while `shift`, a wave one row per cycle), takes row r's activation word r // psum_hop cycles late
+(skew lines in LUT RAM) and one hop register every `hop` columns, and adds psum_out = psum_in +
+popcount(a ^ w) on bit length K (r + 1) bits, registered every `psum_hop` rows, three cycles after its
+activation (mid-tree, sum and psum registers).
 The bottom row's sums leave on `out`. It is not the product: no fan-in beyond R K, no thresholds, no
 stream handshakes, no golden model; tests/test_bench_ws_array.py checks its arithmetic only.
 
@@ -68,11 +69,8 @@ def psum_chains(m: Module, a: Value, w: Value, psum_in: Value, in_w: int, out_w:
     add = Chain("p")
     sums = [add.add(pcq[i] if i < len(pcq) else Const(0, 1), psum_in[i] if i < in_w else Const(0, 1))
             for i in range(out_w)]
-    tail = chains[-1]
-    tail.close()
-    if add.ccu2_appended(tail) < add.ccu2() + tail.ccu2():
-        add.append(tail)
-        chains.remove(tail)
+    if add.append_if_cheaper(chains[-1]):
+        chains.pop()
     return [*chains, add], sums
 
 

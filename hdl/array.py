@@ -96,11 +96,12 @@ def _group_sum_chain(m: Module, name: str, bits: Value, m_part: Value, acc: Valu
     return total
 
 
-def drain_block_ccu2(width: int, rows: int, per: int) -> int:
+def drain_block_ccu2(width: int, rows: int, per: int | None = None) -> int:
     """CCU2C of one column's drain row block: throw-away chains from onehot_mux itself, padded to
-    whole CCU2C, `per` result bits per chain (also what bench.bench_array_ppa --budget counts)."""
+    whole CCU2C, `per` result bits per chain (default: the array's choice; bench_array_ppa --budget)."""
     chains, _ = onehot_mux("plan", [Signal(width) for _ in range(rows)], Signal(rows),
-                           bits_per_chain=per, cin=Signal(width))
+                           bits_per_chain=_drain_chain_bits(width, rows) if per is None else per,
+                           cin=Signal(width))
     return sum((c.start_slots() + 1) // 2 for c in chains)
 
 

@@ -192,6 +192,15 @@ class Chain:
         """CCU2C this chain emits (its pending carry taken out)."""
         return (self.start_slots() + (self._pending_to is not None) + 1) // 2
 
+    def append_if_cheaper(self, other: Chain) -> bool:
+        """Close `other` and continue this chain with it where one physical chain takes fewer CCU2C
+        than the two apart (each is padded to whole CCU2C); returns whether it did."""
+        other.close()
+        if self.ccu2_appended(other) < self.ccu2() + other.ccu2():
+            self.append(other)
+            return True
+        return False
+
     def ccu2_appended(self, other: Chain) -> int:
         """CCU2C of this chain continued by `other` (a dry run on copies; neither is changed)."""
         mine, theirs = Chain(f"{self.name}_dry"), Chain(f"{other.name}_dry")

@@ -197,9 +197,7 @@ def _ccu2_pe(m, name, a, w, ctl, k, acc, overlap, pipeline, cells, lfsr):
         # the tree's last level, not the tree into the accumulator, which session 7 measured at
         # -10 MHz); its first slot then takes a pending carry out for free.
         tail = chains[-2]
-        tail.close()
-        if acc_chain.ccu2_appended(tail) < acc_chain.ccu2() + tail.ccu2():
-            acc_chain.append(tail)
+        if acc_chain.append_if_cheaper(tail):
             chains.remove(tail)
     for c in chains:
         c.emit(m, cells)

@@ -38,6 +38,19 @@ def test_ws_pe_streams(k, in_w, out_w):
     assert seen[lag:] == [(beats[j - lag][0] ^ w).bit_count() + beats[j][1] for j in range(lag, len(beats))]
 
 
+async def _load_weights(ctx, dut, rng) -> list[list[int]]:
+    """Shift a new word in each cycle (so rows end up holding different words), wait for the wave to
+    pass the last row, and return the weights the PEs hold [row][column]."""
+    ctx.set(dut.shift, 1)
+    for _ in range(dut.rows + 2):
+        ctx.set(dut.wgt, rng.getrandbits(dut.k * dut.cols))
+        await ctx.tick()
+    ctx.set(dut.shift, 0)
+    for _ in range(dut.rows + 2):  # (the shift wave reaches row r r cycles late)
+        await ctx.tick()
+    return [[ctx.get(pe.w) for pe in row.pes] for row in dut.grid]
+
+
 @pytest.mark.parametrize("rows,cols,k,hop,psum_hop", [(1, 1, 1, 1, 1), (3, 2, 7, 1, 1), (5, 3, 7, 2, 1),
                                                      (4, 4, 5, 4, 1), (5, 3, 7, 2, 2), (9, 2, 3, 1, 2)])
 def test_ws_array_sums_columns(rows, cols, k, hop, psum_hop):
@@ -48,14 +61,7 @@ def test_ws_array_sums_columns(rows, cols, k, hop, psum_hop):
     ow = dut.out_w
 
     async def bench(ctx):
-        ctx.set(dut.shift, 1)
-        for _ in range(rows + 2):  # a new word each cycle: rows end up holding different words
-            ctx.set(dut.wgt, rng.getrandbits(k * cols))
-            await ctx.tick()
-        ctx.set(dut.shift, 0)
-        for _ in range(rows + 2):  # (the shift wave reaches row r r cycles late)
-            await ctx.tick()
-        wts = [[ctx.get(pe.w) for pe in row.pes] for row in dut.grid]
+        wts = await _load_weights(ctx, dut, rng)
         for _ in range(4):
             acts = [rng.getrandbits(k) for _ in range(rows)]
             ctx.set(dut.act, sum(a << (r * k) for r, a in enumerate(acts)))
@@ -83,15 +89,7 @@ def test_ws_array_streams(rows, cols, k, hop, psum_hop):
     outs = []
 
     async def bench(ctx):
-        ctx.set(dut.shift, 1)
-        for _ in range(rows + 2):
-            ctx.set(dut.wgt, rng.getrandbits(k * cols))
-            await ctx.tick()
-        ctx.set(dut.shift, 0)
-        for _ in range(rows + 2):
-            await ctx.tick()
-        wts.extend([pe.w for pe in row.pes] for row in dut.grid)
-        wts[:] = [[ctx.get(w) for w in row] for row in wts]
+        wts[:] = await _load_weights(ctx, dut, rng)
         for t in range(len(vecs) + LATENCY * rows + cols + 8):
             if t < len(vecs):
                 ctx.set(dut.act, sum(a << (r * k) for r, a in enumerate(vecs[t])))

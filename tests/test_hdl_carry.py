@@ -111,3 +111,18 @@ def test_tree_slot_budget(k):
     assert slots <= 1.6 * k + 3, slots
     assert len(num.bits) == k.bit_length()
     assert isinstance(chains[0], Chain)
+
+
+@pytest.mark.parametrize("n_a,n_b,joined,ccu2", [(2, 2, True, 3), (1, 1, False, 2), (2, 3, False, 4)])
+def test_append_if_cheaper(n_a, n_b, joined, ccu2):
+    """Two chains become one physical chain only where that takes fewer CCU2C (each chain pads to whole
+    CCU2C; joined, the second's start slot becomes a cut slot): 3 + 3 slots -> 6 (3 CCU2C, not 2 + 2);
+    2 + 2 -> 4 (2, no fewer than 1 + 1); 3 + 4 -> 7 (4, no fewer than 2 + 2)."""
+    from amaranth.hdl import Signal
+
+    a, b = Chain("a"), Chain("b")
+    for chain, n in ((a, n_a), (b, n_b)):
+        for _ in range(n):
+            chain.add(Signal(), Signal())
+    assert a.append_if_cheaper(b) is joined
+    assert (a.ccu2() if joined else a.ccu2() + b.ccu2()) == ccu2
