@@ -146,6 +146,9 @@ def main(argv=None) -> int:
     ap.add_argument("--router", choices=("router1", "router2"), default="router1")
     ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (nextpnr log, timing report)")
     args = ap.parse_args(argv)
+    for opt in ("rows", "cols", "k", "hop", "psum_hop"):
+        if getattr(args, opt) < 1:
+            ap.error(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
     arr = WsArray(args.rows, args.cols, args.k, args.hop, psum_hop=args.psum_hop)
     t0 = time.monotonic()
     rep = ooc_ppa(arr, "ecp5-85f", target_mhz=150.0, ops_per_cycle=arr.ops_per_cycle,

@@ -6,7 +6,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from bench.bench_ws_array import LATENCY, WsArray, WsPE
+from bench.bench_ws_array import LATENCY, WsArray, WsPE, main
 
 
 @pytest.mark.parametrize("k,in_w,out_w", [(1, 0, 1), (7, 0, 3), (15, 8, 9), (23, 9, 10)])
@@ -86,7 +86,7 @@ def test_ws_array_streams(rows, cols, k, hop, psum_hop):
     dut = WsArray(rows, cols, k, hop, cells="generic", psum_hop=psum_hop)
     ow = dut.out_w
     vecs = [[rng.getrandbits(k) for _ in range(rows)] for _ in range(16)]
-    outs = []
+    outs, wts = [], []
 
     async def bench(ctx):
         wts[:] = await _load_weights(ctx, dut, rng)
@@ -96,7 +96,6 @@ def test_ws_array_streams(rows, cols, k, hop, psum_hop):
             await ctx.tick()
             outs.append(ctx.get(dut.out))
 
-    wts: list = []
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
@@ -105,3 +104,13 @@ def test_ws_array_streams(rows, cols, k, hop, psum_hop):
         want = [sum((v[r] ^ wts[r][c]).bit_count() for r in range(rows)) for v in vecs]
         got = [(o >> (c * ow)) & ((1 << ow) - 1) for o in outs]
         assert any(got[lag:lag + len(want)] == want for lag in range(len(got) - len(want) + 1)), c
+
+
+@pytest.mark.parametrize("argv,opt", [(["--hop", "0"], "--hop"), (["--rows", "-1"], "--rows"),
+                                      (["--psum-hop", "0"], "--psum-hop"), (["--k", "0"], "--k")])
+def test_ws_cli_rejects_bad_sizes(argv, opt, capsys):
+    """A size below 1 is a one-line usage error (exit 2) before anything is built."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert f"error: {opt} must be >= 1, got" in capsys.readouterr().err
