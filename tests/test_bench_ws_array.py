@@ -9,6 +9,13 @@ from amaranth.sim import Simulator
 from bench.bench_ws_array import LATENCY, WsArray, WsPE, main
 
 
+def _simulate(dut, bench) -> None:
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
 @pytest.mark.parametrize("k,in_w,out_w", [(1, 0, 1), (7, 0, 3), (15, 8, 9), (23, 9, 10)])
 def test_ws_pe_streams(k, in_w, out_w):
     """psum_out, LATENCY edges after the activation: popcount(a ^ w) + the psum_in of that last edge."""
@@ -30,10 +37,7 @@ def test_ws_pe_streams(k, in_w, out_w):
             await ctx.tick()
             seen.append(ctx.get(dut.psum_out))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     lag = LATENCY - 1
     assert seen[lag:] == [(beats[j - lag][0] ^ w).bit_count() + beats[j][1] for j in range(lag, len(beats))]
 
@@ -72,10 +76,7 @@ def test_ws_array_sums_columns(rows, cols, k, hop, psum_hop):
                 want = sum((acts[r] ^ wts[r][c]).bit_count() for r in range(rows))
                 assert (out >> (c * ow)) & ((1 << ow) - 1) == want
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
 
 
 @pytest.mark.parametrize("rows,cols,k,hop,psum_hop", [(3, 2, 7, 1, 1), (5, 3, 7, 2, 2), (6, 3, 5, 2, 2)])
@@ -96,10 +97,7 @@ def test_ws_array_streams(rows, cols, k, hop, psum_hop):
             await ctx.tick()
             outs.append(ctx.get(dut.out))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     for c in range(cols):
         want = [sum((v[r] ^ wts[r][c]).bit_count() for r in range(rows)) for v in vecs]
         got = [(o >> (c * ow)) & ((1 << ow) - 1) for o in outs]
