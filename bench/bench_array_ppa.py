@@ -192,6 +192,7 @@ def pe_budget(ks=(15, 23, 31), rows: int = 32, max_fanin: int = 991, drain_hop: 
     drain's row blocks (`drain_hop` rows, hdl/array.py), and a weight-stationary PE whose partial sum
     grows down the column instead (bench/bench_ws_array.py, no drain; mean over `rows` rows). op/LUT
     bounds count nothing else."""
+    from bench.bench_ws_array import psum_width
     from hdl.array import drain_block_ccu2
     from hdl.lfsr import lfsr_width, low_width, state_width
     from hdl.pe import XnorPE
@@ -206,7 +207,7 @@ def pe_budget(ks=(15, 23, 31), rows: int = 32, max_fanin: int = 991, drain_hop: 
                                       cells="ecp5", lfsr=n), "synth_ecp5 -top pe")
             width = state_width(k, n)
             drain = 2 * drain_block_ccu2(width, drain_hop) / drain_hop
-            ws = sum(2 * ws_pe_ccu2(k, (k * (r + 1)).bit_length()) for r in range(rows)) / rows
+            ws = sum(2 * ws_pe_ccu2(k, psum_width(k, r + 1)) for r in range(rows)) / rows
             print(f"| {k} | {2 * k} | {pe} | {drain:.2f} | {2 * k / (pe + drain):.3f} | {ws:.2f} | {2 * k / ws:.3f} |",
                   flush=True)
 

@@ -34,6 +34,11 @@ from hdl.skew import SkewLines, delay
 LATENCY = 3  # cycles from a PE's activation to its psum_out: mid-tree, sum and psum registers
 
 
+def psum_width(k: int, rows: int) -> int:
+    """Bits of a partial sum over `rows` rows of K bits (0 above row 0): it can never overflow."""
+    return (k * rows).bit_length()
+
+
 class WsPE(Elaboratable):
     """One PE: a stationary weight word and psum_out = psum_in + popcount(a ^ w) (mismatches)."""
 
@@ -79,7 +84,7 @@ class WsRow(Elaboratable):
 
     def __init__(self, r: int, cols: int, k: int, hop: int, cells: str, registered: bool = True):
         self.hop, self.act = hop, Signal(k)
-        in_w, out_w = (k * r).bit_length() if r else 0, (k * (r + 1)).bit_length()
+        in_w, out_w = psum_width(k, r), psum_width(k, r + 1)
         self.pes = [WsPE(k, in_w, out_w, cells, registered) for _ in range(cols)]
 
     def elaborate(self, platform):
@@ -99,7 +104,7 @@ class WsArray(wiring.Component):
     def __init__(self, rows: int, cols: int, k: int, hop: int = 4, cells: str = "ecp5", psum_hop: int = 1):
         self.rows, self.cols, self.k, self.hop, self.cells, self.psum_hop = rows, cols, k, hop, cells, psum_hop
         self.ops_per_cycle = 2 * rows * cols * k
-        self.out_w = (k * rows).bit_length()
+        self.out_w = psum_width(k, rows)
         # a partial-sum register every psum_hop rows (and after the last): the rows between add on
         # combinationally, so they take their activations in the same cycle (skew r // psum_hop)
         self.grid = [WsRow(r, cols, k, hop, cells, r % psum_hop == psum_hop - 1 or r == rows - 1)
