@@ -8,10 +8,14 @@ while `shift`, a wave one row per cycle), takes row r's activation word r // psu
 (skew lines in LUT RAM) and one hop register every `hop` columns, and adds psum_out = psum_in +
 popcount(a ^ w) on bit length K (r + 1) bits, registered every `psum_hop` rows, three cycles after its
 activation (mid-tree, sum and psum registers).
+With `--lanes 2` neighbouring columns share each weight word (a slice in each PE's flip-flops) and
+take their own activation words (two pixels side by side): the same trees and ops per cycle with half
+the weight flip-flops, so a PE's registers fit its floorplan block.
 The bottom row's sums leave on `out`. It is not the product: no fan-in beyond R K, no thresholds, no
 stream handshakes, no golden model; tests/test_bench_ws_array.py checks its arithmetic only.
 
-Run: `python -m bench.bench_ws_array [--k 23] [--hop 4] [--psum-hop 1|2] [--router router1|router2] [--keep DIR]`
+Run: `python -m bench.bench_ws_array [--k 23] [--hop 4] [--psum-hop 1|2] [--lanes 1|2] [--router router1|router2]
+[--keep DIR]`
 (32x32 on the ECP5-85F in the board harness with the PE floorplan, about 10 minutes).
 """
 
@@ -40,19 +44,27 @@ def psum_width(k: int, rows: int) -> int:
 
 
 class WsPE(Elaboratable):
-    """One PE: a stationary weight word and psum_out = psum_in + popcount(a ^ w) (mismatches)."""
+    """One PE: a stationary weight word and psum_out = psum_in + popcount(a ^ w) (mismatches).
 
-    def __init__(self, k: int, in_w: int, out_w: int, cells: str, registered: bool = True):
+    `own` (lo, hi): the bits of the weight word this PE holds in its flip-flops (`w_own`, loaded from
+    `w_in`); all of them by default. PEs of a lane group share one word, each holding a slice, and the
+    array drives `w` from the slices.
+    """
+
+    def __init__(self, k: int, in_w: int, out_w: int, cells: str, registered: bool = True,
+                 own: tuple[int, int] | None = None):
         self.k, self.in_w, self.out_w, self.cells, self.registered = k, in_w, out_w, cells, registered
-        self.a, self.w_in, self.shift = Signal(k), Signal(k), Signal()
+        lo, hi = own or (0, k)
+        self.a, self.w_in, self.shift = Signal(k), Signal(hi - lo), Signal()
         self.w = Signal(k, reset_less=True)  # (no reset reaches the grid, as in hdl/pe.py)
+        self.w_own = self.w if (lo, hi) == (0, k) else Signal(hi - lo, reset_less=True)
         self.psum_in = Signal(max(in_w, 1))
         self.psum_out = Signal(out_w, reset_less=True)  # (combinational when not `registered`)
 
     def elaborate(self, platform):
         m = Module()
         with m.If(self.shift):
-            m.d.sync += self.w.eq(self.w_in)
+            m.d.sync += self.w_own.eq(self.w_in)
         chains, sums = psum_chains(m, self.a, self.w, self.psum_in, self.in_w, self.out_w)
         for c in chains:
             c.emit(m, self.cells)
@@ -79,42 +91,66 @@ def psum_chains(m: Module, a: Value, w: Value, psum_in: Value, in_w: int, out_w:
     return [*chains, add], sums
 
 
-class WsRow(Elaboratable):
-    """C PEs of row r (a module of its own: the floorplan finds PE chains as row<r>.pe<c>)."""
+def lane_slice(k: int, lanes: int, lane: int) -> tuple[int, int]:
+    """The bits (lo, hi) of a shared weight word that the PE of `lane` holds."""
+    return k * lane // lanes, k * (lane + 1) // lanes
 
-    def __init__(self, r: int, cols: int, k: int, hop: int, cells: str, registered: bool = True):
-        self.hop, self.act = hop, Signal(k)
+
+class WsRow(Elaboratable):
+    """C PEs of row r (a module of its own: the floorplan finds PE chains as row<r>.pe<c>).
+
+    Column c takes activation lane c % lanes (its own word, `acts[lane]`) and weight word c // lanes,
+    shared by the `lanes` neighbouring PEs, each holding a slice of it; a lane's activations pass a
+    hop register every `hop` of its PEs."""
+
+    def __init__(self, r: int, cols: int, k: int, hop: int, cells: str, registered: bool = True, lanes: int = 1):
+        self.hop, self.lanes = hop, lanes
+        self.acts = [Signal(k, name=f"act{lane}") for lane in range(lanes)]
         in_w, out_w = psum_width(k, r), psum_width(k, r + 1)
-        self.pes = [WsPE(k, in_w, out_w, cells, registered) for _ in range(cols)]
+        self.pes = [WsPE(k, in_w, out_w, cells, registered, lane_slice(k, lanes, c % lanes)) for c in range(cols)]
 
     def elaborate(self, platform):
         m = Module()
-        act = self.act
+        acts = list(self.acts)
         for c, pe in enumerate(self.pes):
-            if c and c % self.hop == 0:
-                act = delay(m, act, 1, f"act_c{c}")
+            lane, i = c % self.lanes, c // self.lanes
+            if i and i % self.hop == 0:
+                acts[lane] = delay(m, acts[lane], 1, f"act_c{c}")
             m.submodules[f"pe{c}"] = pe
-            m.d.comb += pe.a.eq(act)
+            m.d.comb += pe.a.eq(acts[lane])
+            if self.lanes > 1:
+                group = self.pes[c - lane:c - lane + self.lanes]
+                m.d.comb += pe.w.eq(Cat(*(p.w_own for p in group)))
         return m
 
 
 class WsArray(wiring.Component):
-    """R x C weight-stationary array; `out` column c is the mismatch count over all R K bits."""
+    """R x C weight-stationary array; `out` column c is the mismatch count over all R K bits.
 
-    def __init__(self, rows: int, cols: int, k: int, hop: int = 4, cells: str = "ecp5", psum_hop: int = 1):
+    With `lanes` > 1, `lanes` neighbouring columns share one weight word (C / lanes words per row) and
+    each takes its own activation word (`lanes` per row: pixels side by side): the same trees and
+    ops per cycle with a weight flip-flop per `lanes` PEs' bits. `act` row r lane l is word r lanes + l."""
+
+    def __init__(self, rows: int, cols: int, k: int, hop: int = 4, cells: str = "ecp5", psum_hop: int = 1,
+                 lanes: int = 1):
+        if cols % lanes:
+            raise ValueError(f"cols ({cols}) must be a multiple of lanes ({lanes})")
         self.rows, self.cols, self.k, self.hop, self.cells, self.psum_hop = rows, cols, k, hop, cells, psum_hop
+        self.lanes = lanes
         self.ops_per_cycle = 2 * rows * cols * k
         self.out_w = psum_width(k, rows)
         # a partial-sum register every psum_hop rows (and after the last): the rows between add on
         # combinationally, so they take their activations in the same cycle (skew r // psum_hop)
-        self.grid = [WsRow(r, cols, k, hop, cells, r % psum_hop == psum_hop - 1 or r == rows - 1)
+        self.grid = [WsRow(r, cols, k, hop, cells, r % psum_hop == psum_hop - 1 or r == rows - 1, lanes)
                      for r in range(rows)]
-        super().__init__({"act": In(k * rows), "wgt": In(k * cols), "shift": In(1), "out": Out(self.out_w * cols)})
+        super().__init__({"act": In(k * rows * lanes), "wgt": In(k * cols // lanes), "shift": In(1),
+                          "out": Out(self.out_w * cols)})
 
     def elaborate(self, platform):
         m = Module()
         R, C, K = self.rows, self.cols, self.k
-        act, wgt = Signal(K * R, name="act_q", reset_less=True), Signal(K * C, name="wgt_q", reset_less=True)
+        L = self.lanes
+        act, wgt = Signal(K * R * L, name="act_q", reset_less=True), Signal(K * C // L, name="wgt_q", reset_less=True)
         shift = Signal(name="shift_q", reset_less=True)
         m.d.sync += [act.eq(self.act), wgt.eq(self.wgt), shift.eq(self.shift)]
         lut = self.cells == "ecp5"  # (LUT RAM on ECP5, as the core's skew_lutram; block RAM in simulation)
@@ -122,16 +158,20 @@ class WsArray(wiring.Component):
         rows = self.grid
         for r, row in enumerate(rows):
             m.submodules[f"row{r}"] = row
-            m.d.comb += row.act.eq(skew.delay(act[r * K:(r + 1) * K], r // self.psum_hop, f"act_r{r}", "a"))
+            for lane, row_act in enumerate(row.acts):
+                word = r * L + lane
+                m.d.comb += row_act.eq(skew.delay(act[word * K:(word + 1) * K], r // self.psum_hop,
+                                                  f"act_r{r}" + (f"l{lane}" if L > 1 else ""), "a"))
             if r:
                 shift = delay(m, shift, 1, f"shift_r{r}")
             for c, pe in enumerate(row.pes):
                 m.d.comb += pe.shift.eq(shift)
                 if r:
                     up = rows[r - 1].pes[c]
-                    m.d.comb += [pe.w_in.eq(up.w), pe.psum_in.eq(up.psum_out)]
+                    m.d.comb += [pe.w_in.eq(up.w_own), pe.psum_in.eq(up.psum_out)]
                 else:
-                    m.d.comb += pe.w_in.eq(wgt[c * K:(c + 1) * K])
+                    lo, hi = lane_slice(K, L, c % L)
+                    m.d.comb += pe.w_in.eq(wgt[(c // L) * K + lo:(c // L) * K + hi])
         skew.emit()
         m.d.comb += self.out.eq(Cat(*(pe.psum_out for pe in rows[-1].pes)))
         return m
@@ -146,22 +186,27 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, default=32)
     ap.add_argument("--cols", type=int, default=32)
     ap.add_argument("--k", type=int, default=23)
-    ap.add_argument("--hop", type=int, default=4, help="PE columns per activation hop register")
+    ap.add_argument("--hop", type=int, default=4, help="PEs of an activation lane per hop register")
     ap.add_argument("--psum-hop", type=int, default=1, help="PE rows per partial-sum register")
+    ap.add_argument("--lanes", type=int, default=1,
+                    help="neighbouring columns sharing one weight word, each with its own activations")
     ap.add_argument("--router", choices=("router1", "router2"), default="router1")
     ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (nextpnr log, timing report)")
     args = ap.parse_args(argv)
-    for opt in ("rows", "cols", "k", "hop", "psum_hop"):
+    for opt in ("rows", "cols", "k", "hop", "psum_hop", "lanes"):
         if getattr(args, opt) < 1:
             ap.error(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
-    arr = WsArray(args.rows, args.cols, args.k, args.hop, psum_hop=args.psum_hop)
+    if args.cols % args.lanes:
+        ap.error(f"--cols ({args.cols}) must be a multiple of --lanes ({args.lanes})")
+    arr = WsArray(args.rows, args.cols, args.k, args.hop, psum_hop=args.psum_hop, lanes=args.lanes)
     t0 = time.monotonic()
     rep = ooc_ppa(arr, "ecp5-85f", target_mhz=150.0, ops_per_cycle=arr.ops_per_cycle,
-                  name=f"ws_{args.rows}x{args.cols}_k{args.k}", nextpnr_opts=("--router", args.router, "--placer", "heap"),
+                  name=f"ws_{args.rows}x{args.cols}_k{args.k}_l{args.lanes}", nextpnr_opts=("--router", args.router, "--placer", "heap"),
                   seed=1, timeout_s=3600.0, build_dir=args.keep,
                   floorplan=Floorplan(args.rows, args.cols))
     core = rep.core or rep.total
     print(json.dumps({"rows": args.rows, "cols": args.cols, "k": args.k, "hop": args.hop, "psum_hop": args.psum_hop,
+                      "lanes": args.lanes,
                       "lut4_equiv": core["lut4_equiv"], "carry": core["carry"], "ff": core["ff"],
                       "fmax_mhz": rep.core_fmax_mhz, "ops_per_cycle_per_lut": rep.ops_per_cycle_per_lut,
                       "packed_comb": rep.utilization.get("TRELLIS_COMB", {}).get("used"),

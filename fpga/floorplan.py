@@ -261,7 +261,11 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
         cell = cells[name]
         m = _FF_PE.search(name) if cell["type"] == "TRELLIS_FF" else None
         if m and "BEL" not in cell["attributes"] and name not in taken:
-            owned.setdefault((int(m[1]), int(m[2])), []).append(name)
+            pe = (int(m[1]), int(m[2]))
+            if pe not in sinks.get(cell["connections"]["Q"][0], {pe}):
+                continue  # named after a port of a PE it only passes through (a loaded shift chain's
+                #           next stage); the PEs whose chains it feeds take it below
+            owned.setdefault(pe, []).append(name)
             taken.add(name)
     # loaded from a PE's flip-flop (the result register); then the gated copies of result registers
     # (`drain_gate`, by name: one step more along any other register chain would take hop registers)
@@ -288,7 +292,9 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
         if max(rs) - min(rs) >= FEED_SPAN or max(cs) - min(cs) >= FEED_SPAN:
             continue
         mr, mc = sum(rs) / len(rs), sum(cs) / len(cs)
-        owner = min(pes, key=lambda pe: (abs(pe[0] - mr) + abs(pe[1] - mc), pe))
+        # (between PEs as near, the one that owns fewest so far: a word shared by a lane group
+        # spreads over its PEs' blocks instead of filling the first)
+        owner = min(pes, key=lambda pe: (abs(pe[0] - mr) + abs(pe[1] - mc), len(owned.get(pe, ())), pe))
         owned.setdefault(owner, []).append(name)
     n = 0
 

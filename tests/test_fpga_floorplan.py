@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fpga.floorplan import Floorplan, FloorplanError, PlcGrid, auto_floorplan, pe_regions, pin_pe_chains
+from fpga.floorplan import Floorplan, FloorplanError, PlcGrid, _pin_feed_ffs, auto_floorplan, pe_regions, pin_pe_chains
 from fpga.flow import tool
 from fpga.netlist import open_chain_ends
 from gen.emit import verilog_text
@@ -183,3 +183,37 @@ def test_pin_errors(tmp_path):
     with pytest.raises(FloorplanError, match=r"^margins must be four tile counts >= 0 \(west, north, east, south\), "
                                              r"not \(1, 2, 3\)$"):
         Floorplan(2, 3, (1, 2, 3))
+
+
+def _feed_net(n_chain_ffs: dict[str, set]) -> dict:
+    """A netlist of one chain half per PE of a 2x2 grid and flip-flops name -> the PEs whose halves
+    their Q drives (net i + 100 for the i-th flip-flop)."""
+    cells = {f"row{r}.pe{c}.t_ccu0$CCU2_COMB0": {"type": "TRELLIS_COMB", "connections": {"A": [], "B": []}}
+             for r in range(2) for c in range(2)}
+    for i, (name, pes) in enumerate(n_chain_ffs.items()):
+        q = 100 + i
+        cells[name] = {"type": "TRELLIS_FF", "attributes": {}, "parameters": {},
+                       "connections": {"CLK": [1], "CE": [2], "LSR": ["0"], "DI": [200 + i], "Q": [q]},
+                       "port_directions": {"CLK": "input", "CE": "input", "LSR": "input", "DI": "input",
+                                           "Q": "output"}}
+        for r, c in pes:
+            cells[f"row{r}.pe{c}.t_ccu0$CCU2_COMB0"]["connections"]["A"].append(q)
+    return cells
+
+
+def _block_of(cells: dict, name: str) -> tuple[int, int]:
+    regions = pe_regions(PlcGrid.load("LFE5U-25F"), 2, 2)
+    x, y = map(int, re.match(r"X(\d+)/Y(\d+)/", cells[name]["attributes"]["BEL"]).groups())
+    return next(pe for pe, reg in regions.items() if reg.x_lo <= x < reg.x_hi and y in reg.ys)
+
+
+def test_feed_ffs_go_to_the_pes_they_feed():
+    """A flip-flop named after a PE whose chains it does not feed (Yosys names a shift chain's stage
+    after the next stage's input port) goes to the PEs it feeds; a word two PEs share spreads over
+    both blocks rather than filling the first (bench_ws_array --lanes: 23 weight bits per group)."""
+    cells = _feed_net({"row1.pe1.port$7$0_TRELLIS_FF_Q": {(0, 0)},
+                       **{f"row0.w{i}_TRELLIS_FF_Q": {(0, 0), (0, 1)} for i in range(4)}})
+    regions = pe_regions(PlcGrid.load("LFE5U-25F"), 2, 2)
+    assert _pin_feed_ffs(cells, regions, {}, {}, {}) == 5
+    assert _block_of(cells, "row1.pe1.port$7$0_TRELLIS_FF_Q") == (0, 0)
+    assert sorted(_block_of(cells, f"row0.w{i}_TRELLIS_FF_Q") for i in range(4)) == [(0, 0)] * 2 + [(0, 1)] * 2
