@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from fpga.floorplan import Floorplan, FloorplanError, PlcGrid, _pin_feed_ffs, auto_floorplan, pe_regions, pin_pe_chains
+from fpga.floorplan import (
+    Floorplan,
+    FloorplanError,
+    PlcGrid,
+    _pin_feed_ffs,
+    auto_floorplan,
+    pe_regions,
+    pin_pe_chains,
+)
 from fpga.flow import tool
 from fpga.netlist import open_chain_ends
 from gen.emit import verilog_text
