@@ -240,11 +240,13 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
     cells; they go where the placer put them anyway, beside the chains they feed.
     `owned`: PE -> flip-flops already known to be its own (its chains' other loads, the result
     register); `beside`: PE -> the flip-flops pinned beside its chains. Added here: the PE module's
-    own flip-flops (by name: an LFSR accumulator's, the delayed `last`), flip-flops loaded from a
+    own flip-flops (by name: an LFSR accumulator's, the delayed `last`; not those feeding only other
+    PEs' chains, named after a port they pass through), flip-flops loaded from a
     PE's flip-flop (a result register that takes the state a cycle late, hdl/pe.py) or from one of
     those (the gated copy of a result register, `drain_gate`), and every
     unpinned flip-flop whose output reaches PE chains, all within FEED_SPAN PEs of each other, which
-    goes to the PE nearest their middle. A flip-flop takes its input on the M pin (general routing,
+    goes to the PE nearest their middle (of those as near, the one owning fewest so far). A
+    flip-flop takes its input on the M pin (general routing,
     `SD` 0) and shares a slice only with flip-flops of its control set.
     """
     sinks: dict[int, set] = {}
