@@ -10,7 +10,8 @@ popcount(a ^ w) on bit length K (r + 1) bits, registered every `psum_hop` rows, 
 activation (mid-tree, sum and psum registers).
 With `--lanes 2` neighbouring columns share each weight word (a slice in each PE's flip-flops) and
 take their own activation words (two pixels side by side): the same trees and ops per cycle with half
-the weight flip-flops, so a PE's registers fit its floorplan block.
+the weight flip-flops, so more of a PE's registers fit its floorplan block (135.7 MHz with --hop 2,
+session 31; some 2-tile-tall blocks still overflow).
 The bottom row's sums leave on `out`. It is not the product: no fan-in beyond R K, no thresholds, no
 stream handshakes, no golden model; tests/test_bench_ws_array.py checks its arithmetic only.
 
