@@ -48,8 +48,8 @@ class WsPE(Elaboratable):
     """One PE: a stationary weight word and psum_out = psum_in + popcount(a ^ w) (mismatches).
 
     `own` (lo, hi): the bits of the weight word this PE holds in its flip-flops (`w_own`, loaded from
-    `w_in`); all of them by default. PEs of a lane group share one word, each holding a slice, and the
-    array drives `w` from the slices.
+    `w_in`) when it shares the word with the other PEs of a lane group, which hold the other slices;
+    the row then drives `w` from the slices. Without `own` the PE holds the whole word in `w`.
     """
 
     def __init__(self, k: int, in_w: int, out_w: int, cells: str, registered: bool = True,
@@ -58,7 +58,8 @@ class WsPE(Elaboratable):
         lo, hi = own or (0, k)
         self.a, self.w_in, self.shift = Signal(k), Signal(hi - lo), Signal()
         self.w = Signal(k, reset_less=True)  # (no reset reaches the grid, as in hdl/pe.py)
-        self.w_own = self.w if (lo, hi) == (0, k) else Signal(hi - lo, reset_less=True)
+        # (a slice is a register of its own even if it is the whole word, K=1: the row drives `w`)
+        self.w_own = self.w if own is None else Signal(hi - lo, reset_less=True)
         self.psum_in = Signal(max(in_w, 1))
         self.psum_out = Signal(out_w, reset_less=True)  # (combinational when not `registered`)
 
@@ -108,7 +109,8 @@ class WsRow(Elaboratable):
         self.hop, self.lanes = hop, lanes
         self.acts = [Signal(k, name=f"act{lane}") for lane in range(lanes)]
         in_w, out_w = psum_width(k, r), psum_width(k, r + 1)
-        self.pes = [WsPE(k, in_w, out_w, cells, registered, lane_slice(k, lanes, c % lanes)) for c in range(cols)]
+        self.pes = [WsPE(k, in_w, out_w, cells, registered, lane_slice(k, lanes, c % lanes) if lanes > 1 else None)
+                    for c in range(cols)]
 
     def elaborate(self, platform):
         m = Module()

@@ -4,6 +4,7 @@ Fmax figures it measures belong to a working array."""
 import random
 
 import pytest
+from amaranth.back import rtlil
 from amaranth.sim import Simulator
 
 from bench.bench_ws_array import LATENCY, WsArray, WsPE, main
@@ -138,3 +139,10 @@ def test_ws_cli_rejects_lanes_not_dividing_cols(capsys):
         main(["--cols", "5", "--lanes", "2"])
     assert e.value.code == 2
     assert "error: --cols (5) must be a multiple of --lanes (2)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("k,lanes", [(1, 2), (7, 2), (5, 3), (23, 2)])
+def test_ws_lanes_elaborate(k, lanes):
+    """Every weight bit has one driver with lanes (the simulator alone does not check it): at K=1 the
+    second lane's slice is the whole word, and it must still be a register apart from `w`."""
+    rtlil.convert(WsArray(2, 2 * lanes, k, 1, cells="generic", lanes=lanes))

@@ -193,12 +193,12 @@ def test_pin_errors(tmp_path):
         Floorplan(2, 3, (1, 2, 3))
 
 
-def _feed_net(n_chain_ffs: dict[str, set]) -> dict:
+def _feed_net(ffs: dict[str, set]) -> dict:
     """A netlist of one chain half per PE of a 2x2 grid and flip-flops name -> the PEs whose halves
     their Q drives (net i + 100 for the i-th flip-flop)."""
     cells = {f"row{r}.pe{c}.t_ccu0$CCU2_COMB0": {"type": "TRELLIS_COMB", "connections": {"A": [], "B": []}}
              for r in range(2) for c in range(2)}
-    for i, (name, pes) in enumerate(n_chain_ffs.items()):
+    for i, (name, pes) in enumerate(ffs.items()):
         q = 100 + i
         cells[name] = {"type": "TRELLIS_FF", "attributes": {}, "parameters": {},
                        "connections": {"CLK": [1], "CE": [2], "LSR": ["0"], "DI": [200 + i], "Q": [q]},
@@ -209,8 +209,7 @@ def _feed_net(n_chain_ffs: dict[str, set]) -> dict:
     return cells
 
 
-def _block_of(cells: dict, name: str) -> tuple[int, int]:
-    regions = pe_regions(PlcGrid.load("LFE5U-25F"), 2, 2)
+def _block_of(cells: dict, regions: dict, name: str) -> tuple[int, int]:
     x, y = map(int, re.match(r"X(\d+)/Y(\d+)/", cells[name]["attributes"]["BEL"]).groups())
     return next(pe for pe, reg in regions.items() if reg.x_lo <= x < reg.x_hi and y in reg.ys)
 
@@ -223,5 +222,5 @@ def test_feed_ffs_go_to_the_pes_they_feed():
                        **{f"row0.w{i}_TRELLIS_FF_Q": {(0, 0), (0, 1)} for i in range(4)}})
     regions = pe_regions(PlcGrid.load("LFE5U-25F"), 2, 2)
     assert _pin_feed_ffs(cells, regions, {}, {}, {}) == 5
-    assert _block_of(cells, "row1.pe1.port$7$0_TRELLIS_FF_Q") == (0, 0)
-    assert sorted(_block_of(cells, f"row0.w{i}_TRELLIS_FF_Q") for i in range(4)) == [(0, 0)] * 2 + [(0, 1)] * 2
+    assert _block_of(cells, regions, "row1.pe1.port$7$0_TRELLIS_FF_Q") == (0, 0)
+    assert sorted(_block_of(cells, regions, f"row0.w{i}_TRELLIS_FF_Q") for i in range(4)) == [(0, 0)] * 2 + [(0, 1)] * 2
