@@ -345,15 +345,14 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
                 if (x, y, sl) not in slice_ff]
         # A set/reset net is shared by a whole tile (nextpnr rejects a tile whose flip-flops differ in
         # it, none included), so flip-flops with one (a gated drain register's select, an LFSR
-        # accumulator's restart) go up to eight of one control set to a tile with no other flip-flop,
-        # before the other flip-flops take the slices nearest their chains. (Left to the placer, an
-        # LFSR's six found no such tile near its PE once the nearest-slice rule had scattered the
-        # other flip-flops over the block: one went 65 tiles away, 128.8 MHz, session 32.)
+        # accumulator's restart) go eight of one control set to a tile with no other flip-flop; the
+        # rest of such a set is left to the placer (the gated registers of one act_hop group share a
+        # select, so it can fill a tile with both PEs' remainders).
         lsr_sets: dict[tuple, list[str]] = {}
         for ff in ffs:
             if _has_lsr(cells[ff]):
                 lsr_sets.setdefault(_ff_key(cells[ff]), []).append(ff)
-        octets = [group[i:i + 8] for _, group in sorted(lsr_sets.items()) for i in range(0, len(group), 8)]
+        octets = [group[i:i + 8] for _, group in sorted(lsr_sets.items()) for i in range(0, len(group) - 7, 8)]
         free_set = set(free)
         tiles = [(x, y) for (x, y, sl) in free if sl == "A" and all((x, y, q) in free_set for q in "BCD")]
         for (x, y), octet in zip(tiles, octets):
