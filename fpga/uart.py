@@ -80,16 +80,13 @@ class UartTx(wiring.Component):
         # not from a compare behind the sender's FSM (valid -> `left == 0` -> the enables of the shift
         # register was a routed critical path of the 85F board builds, 4 LUTs)
         idle = Signal(init=1)
-        # timer == 0 as a flip-flop set a cycle ahead, as in the receiver (the compare in front of the
-        # shift register's enable was the routed critical path of every UP5K board build)
-        tick = Signal()
         m.d.comb += [self.tx.eq(shreg[0]), self.data.ready.eq(idle)]
         with m.If(self.data.valid & idle):
             m.d.sync += [shreg.eq(Cat(0, self.data.payload, 1)), left.eq(10), timer.eq(self.divisor - 1),
-                         tick.eq(0), idle.eq(0)]
+                         idle.eq(0)]
         with m.Elif(~idle):
-            m.d.sync += [timer.eq(timer - 1), tick.eq(timer == 1)]
-            with m.If(tick):
-                m.d.sync += [timer.eq(self.divisor - 1), tick.eq(0), shreg.eq(Cat(shreg[1:], 1)),
-                             left.eq(left - 1), idle.eq(left == 1)]
+            m.d.sync += timer.eq(timer - 1)
+            with m.If(timer == 0):
+                m.d.sync += [timer.eq(self.divisor - 1), shreg.eq(Cat(shreg[1:], 1)), left.eq(left - 1),
+                             idle.eq(left == 1)]
         return m
