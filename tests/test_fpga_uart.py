@@ -1,11 +1,11 @@
-"""The UART receiver on its own: which bytes it takes, and the cycle each one is valid in (a
-restructured receiver must sample where this one does, mid-bit)."""
+"""The UART receiver and transmitter on their own, cycle for cycle (a restructured receiver must
+sample where this one did, mid-bit, and the transmitter keep its line levels and pace)."""
 
 import pytest
 from amaranth.sim import Simulator
 
 from fpga.host import uart_levels
-from fpga.uart import UartRx
+from fpga.uart import UartRx, UartTx
 
 
 def rx_bytes(levels: list[int], divisor: int) -> list[tuple[int, int]]:
@@ -47,3 +47,30 @@ def test_rx_samples_mid_bit(divisor):
     got = rx_bytes(line, divisor)
     assert got == [(s + 2 + divisor * 3 // 2 + 8 * divisor, b)
                    for s, b in zip(starts, (0x00, 0xFF, 0xA5, 0x3C, 0x81))]
+
+
+@pytest.mark.parametrize("divisor", [4, 5, 7, 16])
+def test_tx_levels(divisor):
+    """Each byte leaves as exactly `uart_levels` (start, 8 data bits LSB first, stop; `divisor` cycles
+    each) from the cycle after it is taken; the next byte is taken one cycle after the stop bit."""
+    dut = UartTx(divisor)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sent = (0x00, 0xFF, 0xA5, 0x3C)
+    per_byte = 10 * divisor + 1
+    line, taken = [], []
+
+    async def tb(ctx):
+        for cycle in range(len(sent) * per_byte + 8):
+            n = len(taken)
+            ctx.set(dut.data.valid, n < len(sent))
+            ctx.set(dut.data.payload, sent[n] if n < len(sent) else 0)
+            if ctx.get(dut.data.valid) and ctx.get(dut.data.ready):
+                taken.append(cycle)
+            await ctx.tick()
+            line.append(ctx.get(dut.tx))
+
+    sim.add_testbench(tb)
+    sim.run()
+    assert taken == [i * per_byte for i in range(len(sent))]
+    assert line == [lvl for b in sent for lvl in uart_levels(b, divisor) + [1]] + [1] * 8
