@@ -222,7 +222,6 @@ def _input_on_m(ff: dict) -> bool:
 
 
 FEED_SPAN = 4  # a register feeding PE chains is pinned only if those PEs lie within this many rows and columns
-SPILL_SPAN = 1  # a full block's flip-flops spill into blocks at most this many PEs away (rows and columns)
 _COMB_PE = re.compile(r"(?:^|\.)row(\d+)\.pe(\d+)\.\w+_ccu\d+\$CCU2_COMB\d$")
 _FF_PE = re.compile(r"(?:^|\.)row(\d+)\.pe(\d+)\.")  # a flip-flop of the PE module itself
 _FF_GATED = re.compile(r"(?:^|\.)drain_g\d+_r\d+_TRELLIS_FF")  # a gated result register (hdl/array.py)
@@ -240,32 +239,24 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
     weight-hop registers per PE of ~38 unpinned flip-flops), so HeAP and the annealer place far fewer
     cells; they go where the placer put them anyway, beside the chains they feed.
     `owned`: PE -> flip-flops already known to be its own (its chains' other loads, the result
-    register); `beside`: PE -> the flip-flops pinned beside its chains. Added here, in this order:
-      * the PE module's own flip-flops by name (an LFSR accumulator's, the delayed `last`) that feed
-        no other PE's chains (Yosys names a shift chain's stage after the next stage's input port);
-      * flip-flops feeding no PE chain, loaded from a PE's flip-flop (a result register that takes
-        the state a cycle late, hdl/pe.py) or from one of those (the gated copy of a result register,
-        `drain_gate`);
-      * every other flip-flop whose output reaches PE chains, all within FEED_SPAN PEs of each other:
-        to the PE nearest their middle among all PEs between them (a lane's hop register feeding PEs
-        c and c + 2 goes to c + 1), of those as near the one owning fewest so far (a word two PEs
-        share spreads over both blocks).
-    A flip-flop takes its input on the M pin (general routing, `SD` 0) and shares a slice only with
-    flip-flops of its control set. What a full block has no slice for goes to the nearest free slices
-    of the blocks around it (SPILL_SPAN), after every PE has filled its own.
+    register); `beside`: PE -> the flip-flops pinned beside its chains. Added here: the PE module's
+    own flip-flops (by name: an LFSR accumulator's, the delayed `last`; not those feeding only other
+    PEs' chains, named after a port they pass through), flip-flops loaded from a
+    PE's flip-flop (a result register that takes the state a cycle late, hdl/pe.py) or from one of
+    those (the gated copy of a result register, `drain_gate`), and every
+    unpinned flip-flop whose output reaches PE chains, all within FEED_SPAN PEs of each other, which
+    goes to the PE nearest their middle (of those as near, the one owning fewest so far). A
+    flip-flop takes its input on the M pin (general routing,
+    `SD` 0) and shares a slice only with flip-flops of its control set.
     """
     sinks: dict[int, set] = {}
-    sink_xy: dict[int, set] = {}  # net -> the tiles of the pinned chain halves it reaches
     for name, cell in cells.items():
         m = _COMB_PE.search(name) if cell["type"] == "TRELLIS_COMB" else None
         if m:
-            bel = re.match(r"X(\d+)/Y(\d+)/", cell.get("attributes", {}).get("BEL", ""))
             for p in "ABCD":
                 for b in cell["connections"].get(p, []):
                     if isinstance(b, int):
                         sinks.setdefault(b, set()).add((int(m[1]), int(m[2])))
-                        if bel:
-                            sink_xy.setdefault(b, set()).add((int(bel[1]), int(bel[2])))
     owned = {pe: list(ffs) for pe, ffs in owned.items()}
     taken = {ff for ffs in owned.values() for ff in ffs}
     for name in sorted(cells):  # the PE module's own flip-flops
@@ -273,9 +264,9 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
         m = _FF_PE.search(name) if cell["type"] == "TRELLIS_FF" else None
         if m and "BEL" not in cell["attributes"] and name not in taken:
             pe = (int(m[1]), int(m[2]))
-            if sinks.get(cell["connections"]["Q"][0], {pe}) != {pe}:
-                continue  # named after a port of a PE it passes through (a loaded shift chain's next
-                #           stage) or feeding other PEs' chains too; placed by the PEs it feeds below
+            if pe not in sinks.get(cell["connections"]["Q"][0], {pe}):
+                continue  # named after a port of a PE it only passes through (a loaded shift chain's
+                #           next stage); the PEs whose chains it feeds take it below
             owned.setdefault(pe, []).append(name)
             taken.add(name)
     # loaded from a PE's flip-flop (the result register); then the gated copies of result registers
@@ -286,8 +277,8 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
         for name in sorted(cells):
             cell = cells[name]
             if (cell["type"] != "TRELLIS_FF" or "BEL" in cell["attributes"] or name in taken
-                    or (gated and not _FF_GATED.search(name)) or cell["connections"]["Q"][0] in sinks):
-                continue  # (a register feeding PE chains, the next stage of a hop line, goes to those PEs below)
+                    or (gated and not _FF_GATED.search(name))):
+                continue
             pe = q_pe.get(_ff_input(cell))
             if pe is not None:
                 owned.setdefault(pe, []).append(name)
@@ -303,9 +294,9 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
         if max(rs) - min(rs) >= FEED_SPAN or max(cs) - min(cs) >= FEED_SPAN:
             continue
         mr, mc = sum(rs) / len(rs), sum(cs) / len(cs)
-        # (of every PE between them; between PEs as near, the one owning fewest so far)
-        box = [(r, c) for r in range(min(rs), max(rs) + 1) for c in range(min(cs), max(cs) + 1)]
-        owner = min(box, key=lambda pe: (abs(pe[0] - mr) + abs(pe[1] - mc), len(owned.get(pe, ())), pe))
+        # (between PEs as near, the one that owns fewest so far: a word shared by a lane group
+        # spreads over its PEs' blocks instead of filling the first)
+        owner = min(pes, key=lambda pe: (abs(pe[0] - mr) + abs(pe[1] - mc), len(owned.get(pe, ())), pe))
         owned.setdefault(owner, []).append(name)
     n = 0
 
@@ -313,32 +304,6 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
         _input_on_m(cells[ff])
         cells[ff]["attributes"]["BEL"] = f"X{x}/Y{y}/SLICE{sl}.FF{k}"
 
-    def reach(pair: list[str]) -> set:
-        return {t for ff in pair for t in sink_xy.get(cells[ff]["connections"]["Q"][0], ())}
-
-    def place(pairs: list[list[str]], slots: list) -> list[list[str]]:
-        """Pin pairs into `slots` (in their order of preference), each pair reaching chain halves into
-        the slice nearest the farthest of them (the widest-reaching pairs choose first); returns the
-        pairs left over."""
-        nonlocal n
-        slots = list(slots)
-        order = sorted(range(len(pairs)), key=lambda i: -len(reach(pairs[i])))
-        left = []
-        for i in order:
-            if not slots:
-                left.append(pairs[i])
-                continue
-            far = reach(pairs[i])
-            j = min(range(len(slots)), key=lambda j: (max((abs(slots[j][0] - x) + abs(slots[j][1] - y)
-                                                            for x, y in far), default=0), j))
-            (x, y, sl), pair = slots.pop(j), pairs[i]
-            slice_ff[(x, y, sl)] = _ff_key(cells[pair[0]])
-            for k, ff in enumerate(pair):
-                pin(ff, x, y, sl, k)
-                n += 1
-        return left
-
-    left: dict[tuple[int, int], list[list[str]]] = {}  # PE -> the pairs its block had no slice for
     for pe, ffs in sorted(owned.items()):
         reg = regions[pe]
         free = [(x, y, sl) for y in reg.ys for x in range(reg.x_lo, reg.x_hi) for sl in "ABCD"
@@ -367,36 +332,14 @@ def _pin_feed_ffs(cells: dict, regions: dict, owned: dict, slice_ff: dict, besid
         for ff in ffs:
             if not _has_lsr(cells[ff]):
                 by_key.setdefault(_ff_key(cells[ff]), []).append(ff)
-        # (a pair shares a slice: partners whose chain halves lie near each other)
         pairs = [group[i:i + 2] for _, group in sorted(by_key.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-                 for group in [sorted(group, key=lambda ff: (_centre(reach([ff])), ff))]
                  for i in range(0, len(group), 2)]
-        if rest := place(pairs, free):
-            left[pe] = rest
-    # A full block's remaining pairs go to free slices of the blocks around it (every PE has filled
-    # its own first), nearest tile first: left to the placer, a register of a 2-tile-tall block went
-    # 19 tiles away (session 31). Beyond SPILL_SPAN PEs they stay with the placer.
-    for pe, pairs in sorted(left.items()):
-        home = regions[pe]
-        slots = sorted(((x, y, sl) for p, reg in regions.items()
-                        if p != pe and max(abs(p[0] - pe[0]), abs(p[1] - pe[1])) <= SPILL_SPAN
-                        for y in reg.ys for x in range(reg.x_lo, reg.x_hi) for sl in "ABCD"
-                        if (x, y, sl) not in slice_ff),
-                       key=lambda s: (_tiles_from(home, s[0], s[1]), s[1], s[0], s[2]))
-        place(pairs, slots)
+        for (x, y, sl), pair in zip(free, pairs):  # (a full block leaves the rest to the placer)
+            slice_ff[(x, y, sl)] = _ff_key(cells[pair[0]])
+            for k, ff in enumerate(pair):
+                pin(ff, x, y, sl, k)
+                n += 1
     return n
-
-
-def _centre(tiles: set) -> tuple[float, float]:
-    """The mean (y, x) of some tiles ((-1, -1) for none): an order that keeps near tiles together."""
-    if not tiles:
-        return (-1.0, -1.0)
-    return (sum(y for _, y in tiles) / len(tiles), sum(x for x, _ in tiles) / len(tiles))
-
-
-def _tiles_from(reg: Region, x: int, y: int) -> int:
-    """Tiles from block `reg` to the tile at (x, y), columns and rows added (0 inside it)."""
-    return max(0, reg.x_lo - x, x - (reg.x_hi - 1)) + max(0, min(reg.ys) - y, y - max(reg.ys))
 
 
 def pin_pe_chains(path: str | os.PathLike, device: str, plan: Floorplan) -> dict:

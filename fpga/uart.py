@@ -34,30 +34,25 @@ class UartRx(wiring.Component):
         rx = Signal(init=1)
         m.submodules.sync_rx = FFSynchronizer(self.rx, rx, init=1)
         timer = Signal(range(self.divisor * 3 // 2 + 1))
-        # timer == 0 and bit == 8 as flip-flops set a cycle ahead: the sampling decisions then start at
-        # a register, not at an 11-bit compare (timer -> compare -> data.valid's reset was the routed
-        # critical path of 85F board builds, 1.8 ns of logic before 2.5-4.3 ns of routing)
-        tick = Signal()
-        stop = Signal()
-        bit = Signal(range(9))
+        bit = Signal(range(10))
         shreg = Signal(8)
         with m.If(self.data.ready):
             m.d.sync += self.data.valid.eq(0)
         with m.FSM():
             with m.State("IDLE"), m.If(~rx):
                 # first data bit centre: 1.5 bit times after the start edge
-                m.d.sync += [timer.eq(self.divisor * 3 // 2 - 1), tick.eq(0), bit.eq(0), stop.eq(0)]
+                m.d.sync += [timer.eq(self.divisor * 3 // 2 - 1), bit.eq(0)]
                 m.next = "BITS"
             with m.State("BITS"):
-                m.d.sync += [timer.eq(timer - 1), tick.eq(timer == 1)]
-                with m.If(tick):
-                    m.d.sync += [timer.eq(self.divisor - 1), tick.eq(0)]  # (divisor >= 4: never 0 here)
-                    with m.If(stop):
+                m.d.sync += timer.eq(timer - 1)
+                with m.If(timer == 0):
+                    m.d.sync += timer.eq(self.divisor - 1)
+                    with m.If(bit == 8):
                         with m.If(rx):           # stop bit must be high, else framing error: drop
                             m.d.sync += [self.data.payload.eq(shreg), self.data.valid.eq(1)]
                         m.next = "WAIT_IDLE"
                     with m.Else():
-                        m.d.sync += [shreg.eq(Cat(shreg[1:], rx)), bit.eq(bit + 1), stop.eq(bit == 7)]
+                        m.d.sync += [shreg.eq(Cat(shreg[1:], rx)), bit.eq(bit + 1)]
             with m.State("WAIT_IDLE"), m.If(rx):
                 m.next = "IDLE"
         return m

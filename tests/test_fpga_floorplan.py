@@ -193,18 +193,15 @@ def test_pin_errors(tmp_path):
         Floorplan(2, 3, (1, 2, 3))
 
 
-def _feed_net(ffs: dict[str, set], rows: int = 2, cols: int = 2, fed_by: dict[str, str] | None = None) -> dict:
-    """A netlist of one chain half per PE of a rows x cols grid and flip-flops name -> the PEs whose
-    halves their Q drives (net i + 100 for the i-th flip-flop); `fed_by`: flip-flop -> the one whose
-    Q is its input."""
+def _feed_net(ffs: dict[str, set]) -> dict:
+    """A netlist of one chain half per PE of a 2x2 grid and flip-flops name -> the PEs whose halves
+    their Q drives (net i + 100 for the i-th flip-flop)."""
     cells = {f"row{r}.pe{c}.t_ccu0$CCU2_COMB0": {"type": "TRELLIS_COMB", "connections": {"A": [], "B": []}}
-             for r in range(rows) for c in range(cols)}
-    names = list(ffs)
+             for r in range(2) for c in range(2)}
     for i, (name, pes) in enumerate(ffs.items()):
         q = 100 + i
-        d = 100 + names.index(fed_by[name]) if name in (fed_by or {}) else 200 + i
         cells[name] = {"type": "TRELLIS_FF", "attributes": {}, "parameters": {},
-                       "connections": {"CLK": [1], "CE": [2], "LSR": ["0"], "DI": [d], "Q": [q]},
+                       "connections": {"CLK": [1], "CE": [2], "LSR": ["0"], "DI": [200 + i], "Q": [q]},
                        "port_directions": {"CLK": "input", "CE": "input", "LSR": "input", "DI": "input",
                                            "Q": "output"}}
         for r, c in pes:
@@ -227,47 +224,3 @@ def test_feed_ffs_go_to_the_pes_they_feed():
     assert _pin_feed_ffs(cells, regions, {}, {}, {}) == 5
     assert _block_of(cells, regions, "row1.pe1.port$7$0_TRELLIS_FF_Q") == (0, 0)
     assert sorted(_block_of(cells, regions, f"row0.w{i}_TRELLIS_FF_Q") for i in range(4)) == [(0, 0)] * 2 + [(0, 1)] * 2
-
-
-def test_hop_registers_go_between_the_pes_they_feed():
-    """A register feeding PEs c and c + 2 (a lane's hop register, bench_ws_array --lanes 2) sits in
-    block c + 1, also when Yosys named it after PE c; the next stage of a hop line, loaded from a
-    register PE 0 owns, goes to the PE it feeds, not to PE 0 (both were up to 14 tiles away, session 32)."""
-    cells = _feed_net({"row0.pe0.mid_TRELLIS_FF_Q": {(0, 0)},
-                       "row0.pe0.port$3$0_TRELLIS_FF_Q": {(0, 0), (0, 2)},
-                       "row0.act_c3_d1_TRELLIS_FF_Q": {(0, 3)}},
-                      rows=1, cols=4, fed_by={"row0.act_c3_d1_TRELLIS_FF_Q": "row0.pe0.mid_TRELLIS_FF_Q"})
-    regions = pe_regions(PlcGrid.load("LFE5U-25F"), 1, 4)
-    assert _pin_feed_ffs(cells, regions, {}, {}, {}) == 3
-    assert _block_of(cells, regions, "row0.pe0.mid_TRELLIS_FF_Q") == (0, 0)
-    assert _block_of(cells, regions, "row0.pe0.port$3$0_TRELLIS_FF_Q") == (0, 1)
-    assert _block_of(cells, regions, "row0.act_c3_d1_TRELLIS_FF_Q") == (0, 3)
-
-
-def test_full_block_spills_into_the_nearest_block():
-    """Flip-flops a full block has no slice for go to the nearest block's free slices, not to the
-    placer (which put a 2-tile-tall block's weight register 19 tiles away, session 31)."""
-    cells = _feed_net({f"row0.w{i}_TRELLIS_FF_Q": {(0, 0)} for i in range(12)})
-    regions = pe_regions(PlcGrid("test", xs=(1, 2, 3), ys=(1, 2)), 2, 2)  # (0, 0): 1 tile, 8 flip-flops
-    assert _pin_feed_ffs(cells, regions, {}, {}, {}) == 12
-    bels = [cells[f"row0.w{i}_TRELLIS_FF_Q"]["attributes"]["BEL"] for i in range(12)]
-    assert len(set(bels)) == 12
-    tiles = sorted(tuple(map(int, re.match(r"X(\d+)/Y(\d+)/", b).groups())) for b in bels)
-    assert tiles == [(1, 1)] * 8 + [(2, 1)] * 4  # its own tile, then the one beside it (north first)
-
-
-def test_feed_ffs_take_the_slices_nearest_their_chain_halves():
-    """In its block a register goes to the slice nearest the chain halves it feeds, and shares that
-    slice with a partner feeding the same place (filled in tile order, one in four registers fed
-    PEs 6 or more tiles away on the 85F, session 32)."""
-    ffs = {f"row0.w{i}_TRELLIS_FF_Q": {(0, 0)} for i in range(4)}
-    cells = _feed_net(ffs, rows=1, cols=1)
-    west, east = (f"row0.pe0.t_ccu{i}$CCU2_COMB0" for i in (0, 1))
-    cells[east] = {"type": "TRELLIS_COMB", "connections": {"A": [101, 103], "B": []},
-                   "attributes": {"BEL": "X4/Y1/SLICEB.K0"}}
-    cells[west] |= {"connections": {"A": [100, 102], "B": []}, "attributes": {"BEL": "X1/Y1/SLICEA.K0"}}
-    regions = pe_regions(PlcGrid("test", xs=(1, 2, 3, 4), ys=(1,)), 1, 1)
-    assert _pin_feed_ffs(cells, regions, {}, {}, {}) == 4
-    tiles = [re.match(r"X(\d+)/Y1/SLICE[A-D]\.FF[01]$", cells[f"row0.w{i}_TRELLIS_FF_Q"]["attributes"]["BEL"])[1]
-             for i in range(4)]
-    assert tiles == ["1", "4", "1", "4"]
