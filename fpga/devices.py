@@ -50,7 +50,7 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
     # hop registers every 2 rows and columns, the credit flow with a systolic drain (two registers between
     # row blocks of 8: 0.03 op/LUT more than blocks of 4), LUT-RAM skew lines
     Board("ulx3s-85f", "ecp5-85f", "ecp5", ULX3S_85F_Platform, 150.0, 32, 32, 15, default_popcount="ccu2",
-          default_cfg=(("max_fanin", 1007), ("weight_hop", 2), ("act_hop", 2), ("pipeline", 2), ("out_fifo", 31),
+          default_cfg=(("max_fanin", 1007), ("weight_hop", 2), ("act_hop", 2), ("pipeline", 2), ("out_fifo", 32),
                        ("drain_hop", 8), ("drain_regs", 2), ("acc_lfsr", 1), ("skew_mem", 3), ("skew_lutram", 1))),
     Board("ulx3s-25f", "ecp5-25f", "ecp5", ULX3S_25F_Platform, 150.0, 16, 16, 8),
 )}

@@ -123,7 +123,7 @@ class XnorArray(wiring.Component):
     Drain: once every PE of a reduction has captured (config.fill_latency() cycles after the
     `last` handshake), row i is read in cycle order i = 0..R-1; rows of one split group
     (2**split consecutive rows, the last group truncated at R) are summed and leave as one beat.
-    In the credit flow PE(r, c) is read (c // act_hop) [+ drain_regs x (r // drain_hop)] cycles
+    In the credit flow PE(r, c) is read (c // act_hop) [+ 1 + drain_regs x (r // drain_hop)] cycles
     after the row counter passes r: no later than its capture, since drain_hop >= drain_regs x weight_hop.
     """
 
@@ -134,9 +134,11 @@ class XnorArray(wiring.Component):
         super().__init__({
             "beat": In(stream.Signature(beat_layout(cfg))),
             "drain": Out(stream.Signature(drain_layout(cfg))),
-            # credit flow (XnorCore with out_fifo): the drain reads a row only while `room`; `taken`
-            # marks the read of a group's last row, i.e. one drain beat (one out beat) on its way
-            "room": In(1, init=1),
+            # credit flow (XnorCore with out_fifo): the drain reads a row only while there is room for
+            # its beat; `room_next` is that for the next cycle (the array registers it, with its own
+            # `draining`, as `read`). `taken` marks the read of a group's last row, i.e. one drain
+            # beat (one out beat) on its way
+            "room_next": In(1, init=1),
             "taken": Out(1),
         })
 
@@ -207,15 +209,28 @@ class XnorArray(wiring.Component):
         book, book_meta = in_ctl, in_meta
         for j in range(lag):  # (a chain, so the placer can spread it down the array)
             book = kept_reg(m, book, f"book_ctl{j}", self.pe_mode, reset=True)
+        # the split travels as its group mask, (1 << split) - 1 as a thermometer (bit j: split > j), made
+        # in the last bookkeeping register: computed where the bank latches it, the shift and subtract
+        # were a carry chain behind `book`'s mux (book_ctl1 -> cur_split -> bank_mask, 1.94 ns of logic
+        # and 4.43 of routing on a 32x32 board build); now each mask bit is one LUT after the flip-flops
+        mask_w = cfg.row_width + 1
+        def thermometer(split):
+            return Cat(*(split > j for j in range(mask_w)))
         if lag:
-            book_meta = _delay(m, in_meta, lag, "book_meta")
-        cur_split = Signal(cfg.split_width)
+            book_meta = _delay(m, in_meta, lag - 1, "book_meta")
+            book_mask = Signal(mask_w, name="book_mask", reset_less=True)
+            book_cb = Signal(cfg.chan_block_width, name="book_cb", reset_less=True)
+            m.d.sync += [book_mask.eq(thermometer(book_meta[:cfg.split_width])),
+                         book_cb.eq(book_meta[cfg.split_width:])]
+        else:
+            book_mask, book_cb = thermometer(in_meta[:cfg.split_width]), in_meta[cfg.split_width:]
+        cur_mask = Signal(mask_w)
         cur_cb = Signal(cfg.chan_block_width)
         in_first = book[0] & ~book[1]
-        split_next = Mux(in_first, book_meta[:cfg.split_width], cur_split)  # up to the beat in `book`
-        cb_next = Mux(in_first, book_meta[cfg.split_width:], cur_cb)
-        m.d.sync += [cur_split.eq(split_next), cur_cb.eq(cb_next)]
-        bank_mask = Signal(cfg.row_width + 1)  # rows per split group - 1 of the bank being drained
+        mask_next = Mux(in_first, book_mask, cur_mask)  # up to the beat in `book`
+        cb_next = Mux(in_first, book_cb, cur_cb)
+        m.d.sync += [cur_mask.eq(mask_next), cur_cb.eq(cb_next)]
+        bank_mask = Signal(mask_w)  # rows per split group - 1 of the bank being drained
         bank_cb = Signal(cfg.chan_block_width)
         # bits per row of the current reduction: a mismatch-counting PE (ccu2) holds bits - P
         mism = counts_mismatches(self.style)
@@ -233,6 +248,9 @@ class XnorArray(wiring.Component):
         cnt = Signal(range(fill + 1))
         armed = Signal()  # counting down (busy is already set `lag` cycles before the countdown loads)
         draining = Signal()
+        draining_next = Signal()
+        m.d.comb += draining_next.eq(draining)
+        m.d.sync += draining.eq(draining_next)
         i = Signal(cfg.row_width)  # at least 1 bit: a zero-width signal becomes [-1:0] in Verilog
         # Only `busy` takes the `last` handshake in its own cycle (it gates `ready`); the bank's
         # metadata, the countdown and `glast` take it one cycle later from a register, so the
@@ -247,16 +265,17 @@ class XnorArray(wiring.Component):
         with m.If(took_last):
             # (the mask as a register: computed from the split at every read, it was the critical path
             # of a floorplanned 32x32, split -> shift -> subtract -> the group-first compare, 7.5 ns)
-            m.d.sync += [bank_mask.eq((Const(1, 1) << split_next) - 1), bank_cb.eq(cb_next)]
+            m.d.sync += [bank_mask.eq(mask_next), bank_cb.eq(cb_next)]
             if mism:
                 m.d.sync += bank_bits.eq(bits_next)
             if fill > 2 + lag:
                 m.d.sync += [cnt.eq(fill - 3 - lag), armed.eq(1)]
             else:
-                m.d.sync += draining.eq(1)
+                m.d.comb += draining_next.eq(1)
         with m.Elif(armed):
             with m.If(cnt == 0):
-                m.d.sync += [draining.eq(1), armed.eq(0)]
+                m.d.comb += draining_next.eq(1)
+                m.d.sync += armed.eq(0)
             with m.Else():
                 m.d.sync += cnt.eq(cnt - 1)
 
@@ -270,16 +289,23 @@ class XnorArray(wiring.Component):
         D, Sd = cfg.drain_hop, cfg.drain_stages
         en = Const(1) if cfg.out_fifo else ~o.valid | o.ready
         mask = bank_mask
-        read = Signal()  # a row is read this cycle
+        read = Signal(name="read")  # a row is read this cycle
         # row i is the last of its split group: a register set one row ahead, so the credit loop
-        # (room -> read -> taken -> the core's counter) does not go through the split mask
+        # (read -> taken -> the core's counter -> room_next -> read) does not go through the split mask
         glast = Signal()
         def group_last(row, msk):  # row is the last of its split group (msk = rows per group - 1)
             return (((row + 1) & msk) == 0) | (row == R - 1)
         with m.If(took_last):  # (the bank is empty then: i == 0, no read)
-            m.d.sync += glast.eq(group_last(Const(0, cfg.row_width), (Const(1, 1) << split_next) - 1))
-        m.d.comb += [read.eq(en & draining & self.room),
-                     self.taken.eq(read & glast)]
+            m.d.sync += glast.eq(group_last(Const(0, cfg.row_width), mask_next))
+        if cfg.out_fifo:
+            # `read` (draining and room) as a flip-flop of its own, loaded with both next values: it
+            # enables the row select, whose flip-flops the placer pulls towards the array; as a LUT
+            # after `draining` and `room` it was the critical path of 32x32 board builds (`draining`
+            # -> `read` -> 4.3-5.1 ns of routing -> the row select's enable)
+            m.d.sync += read.eq(draining_next & self.room_next)
+        else:
+            m.d.comb += read.eq(en & draining)
+        m.d.comb += self.taken.eq(read & glast)
         if cfg.drain_gate:  # the row select held inverted (one-cold): the gated registers' synchronous reset
             # is then a select flip-flop itself, with no inverter LUT per row (ECP5's LSR has no inversion in Yosys' map)
             onehot = Signal(R, init=((1 << R) - 1) ^ 1, name="onecold")
@@ -313,15 +339,19 @@ class XnorArray(wiring.Component):
                 if onehot is not None:
                     m.d.sync += onehot.eq(onehot.rotate_left(1))
                 with m.If(i == R - 1):
-                    m.d.sync += [i.eq(0), draining.eq(0), busy.eq(0)]
+                    m.d.comb += draining_next.eq(0)
+                    m.d.sync += [i.eq(0), busy.eq(0)]
 
         # -- per column group g: row mux, row register, group sum (split reduction); all g cycles
         # late in a systolic drain, then S - g registers so the drain beat leaves aligned -------------
         groups = [range(g * cfg.act_hop, min((g + 1) * cfg.act_hop, C)) for g in range(S + 1)] if S else [range(C)]
         for g, cols in enumerate(groups):
             words = [Cat(*(res[r][c] for c in cols)) for r in range(R)]
-            if D:  # row block b ORs its rows (select g + drain_regs x b cycles late) into what the block above registered
-                sel, row_sel = _delay(m, onehot, g, f"sel_g{g}"), None
+            if D:  # row block b ORs its rows (select 1 + g + drain_regs x b cycles late) into what the block above registered
+                # (the select's first register, counted in drain_stages, leaves the row select flip-flops,
+                # enabled by `read`, no load but it: one fed the array's corner, 5.36 ns of routing into
+                # a row block's chain, the critical path of a 32x32 board build)
+                sel, row_sel = _delay(m, onehot, 1 + g, f"sel_g{g}"), None
                 for b in range((R - 1) // D + 1):
                     rows = range(b * D, min((b + 1) * D, R))
                     sel_b = _delay(m, sel[rows.start:rows.stop], cfg.drain_regs * b, f"sel_g{g}_b{b}")

@@ -48,9 +48,9 @@ PARAM_RANGES = {
     "out_fifo": (0, 64, ("0: out.ready stalls the drain and threshold pipeline (one clock enable on their "
                         "flip-flops); 1..64: they never stall, the drain reads a row only while an out_fifo-deep "
                         "output FIFO has room for every beat in flight (credits; 8 + act + drain stages keep one beat per cycle)")),
-    "drain_hop": (0, 64, ("credit flow only: PE rows per drain register down a column (row r is read r // hop "
+    "drain_hop": (0, 64, ("credit flow only: PE rows per drain register down a column (row r is read 1 + r // hop "
                          "cycles late, an OR chain carries the row down; >= weight_hop); 0: one R:1 row mux per column")),
-    "drain_regs": (1, 2, ("registers per drain row block (row r is read drain_regs x (r // drain_hop) cycles late; "
+    "drain_regs": (1, 2, ("registers per drain row block (row r is read 1 + drain_regs x (r // drain_hop) cycles late; "
                          "2: one near each end of a long block's hop, needs drain_hop >= 2 x weight_hop)")),
     "drain_gate": (0, 1, ("drain_hop only: 1: each PE result enters its row block through a register that holds it in "
                           "its read cycle and 0 otherwise (a synchronous reset: no LUT), so the block ORs one input per "
@@ -109,8 +109,9 @@ class AccelConfig:
             raise ConfigError(f"skew_lutram must be 0 when skew_mem is 0 (no RAM lines), not {self.skew_lutram!r}")
         if self.drain_hop and not self.out_fifo:
             raise ConfigError(f"drain_hop must be 0 when out_fifo is 0 (the stall flow), not {self.drain_hop!r}")
-        # a row read drain_regs x (r // drain_hop) cycles late is safe only while PE row r captures
-        # (r // weight_hop cycles late) as late or later: drain_hop >= drain_regs x weight_hop is enough
+        # a row read 1 + drain_regs x (r // drain_hop) cycles late is safe only while PE row r captures
+        # the next reduction later: it does so r // weight_hop + 3 or more cycles after the last row's
+        # read lets that reduction's `last` in, so drain_hop >= drain_regs x weight_hop is enough
         if self.drain_regs > 1 and not self.drain_hop:
             raise ConfigError(f"drain_regs must be 1 when drain_hop is 0 (no row blocks), not {self.drain_regs!r}")
         if self.drain_gate and not self.drain_hop:
@@ -193,8 +194,9 @@ class AccelConfig:
     @property
     def drain_stages(self) -> int:
         """Registers a drained row passes down its column's OR chain (row r is read
-        drain_regs x (r // drain_hop) cycles late), and with drain_gate the gated register every row enters by."""
-        return self.drain_regs * ((self.rows - 1) // self.drain_hop) + self.drain_gate if self.drain_hop else 0
+        1 + drain_regs x (r // drain_hop) cycles late: the row select passes a register before the array),
+        and with drain_gate the gated register every row enters by."""
+        return 1 + self.drain_regs * ((self.rows - 1) // self.drain_hop) + self.drain_gate if self.drain_hop else 0
 
     def params(self) -> dict:
         """Plain-int parameters (what golden/reference.py and config.json use)."""

@@ -80,18 +80,18 @@ class XnorCore(wiring.Component):
         depth = self.cfg.out_fifo
         m.submodules.fifo = fifo = CreditFifo(len(tu.out.payload.as_value()), depth, _fifo_slices(self.cfg),
                                               self.pe_mode)
-        # count + taken_q = beats the drain has taken whose credit has not come back. `room` is
-        # (count + taken_q < depth) as a flip-flop, and nothing on the way to it or to `count` adds or
-        # compares a signal from far away: the counter takes a read (`taken_q`) and a pop (`pop_q`,
-        # out.ready comes from a consumer that may sit across the chip) one cycle late, as selects
-        # (up_down), and room's next value is picked by (taken, taken_q, pop_q) among compares of the
-        # count register with constants. Each adder or compare in front of those was in turn the
-        # routed critical path of a 32x32 (draining -> taken -> adder 6.85 ns; count + taken_q ->
-        # compare 7.1 ns; out.ready -> pop -> the counter's enable 7.5 ns). A credit therefore returns
-        # two cycles after its beat left (AccelConfig.credit_round_trip).
+        # count + taken_q = beats the drain has taken whose credit has not come back. `room_next` is
+        # (count + taken_q < depth) one cycle ahead (the array registers it into `read`), and nothing
+        # on the way to it or to `count` adds or compares a signal from far away: the counter takes a
+        # read (`taken_q`) and a pop (`pop_q`, out.ready comes from a consumer that may sit across the
+        # chip) one cycle late, as selects (up_down), and room's next value is picked by (taken,
+        # taken_q, pop_q) among compares of the count register with constants. Each adder or compare
+        # in front of those was in turn the routed critical path of a 32x32 (draining -> taken ->
+        # adder 6.85 ns; count + taken_q -> compare 7.1 ns; out.ready -> pop -> the counter's enable
+        # 7.5 ns). A credit therefore returns two cycles after its beat left
+        # (AccelConfig.credit_round_trip).
         # (pop_q implies count + taken_q >= 1, so count stays within 0..depth.)
         count = Signal(range(depth + 1))
-        room = Signal(init=1)
         taken_q = Signal()
         pop_q = Signal()
         taken = array.taken
@@ -103,9 +103,8 @@ class XnorCore(wiring.Component):
         m.d.comb += [
             tu.out.ready.eq(1),
             fifo.w_en.eq(tu.out.valid), fifo.w_data.eq(tu.out.payload),
-            array.room.eq(room),
+            array.room_next.eq(room_next),
         ]
-        m.d.sync += [count.eq(count_next), taken_q.eq(taken), pop_q.eq(self.out.valid & self.out.ready),
-                     room.eq(room_next)]
+        m.d.sync += [count.eq(count_next), taken_q.eq(taken), pop_q.eq(self.out.valid & self.out.ready)]
         wiring.connect(m, fifo.out, wiring.flipped(self.out))
         return m

@@ -44,7 +44,7 @@ def test_bad_params_one_line_exit_2_nothing_written(args, needle, tmp_path):
 @pytest.mark.parametrize("name", sorted(BOARDS))
 def test_board_default_drain_keeps_one_beat_per_cycle(name):
     """A credit-flow default needs out_fifo >= the credit round trip, or its drain stalls a cycle in
-    every few (the 85F's 28 fell behind the round trip as registers were added to its loop: 31)."""
+    every few (the 85F's 28 fell behind the round trip as registers were added to its loop: 31, then 32)."""
     b = BOARDS[name]
     cfg = AccelConfig(rows=b.default_rows, cols=b.default_cols, k=b.default_k, **dict(b.default_cfg))
     assert not cfg.out_fifo or cfg.out_fifo >= cfg.credit_round_trip(), (cfg.out_fifo, cfg.credit_round_trip())

@@ -20,7 +20,7 @@ def _sim(case, bubbles=True):
     dut = XnorArray(cfg)
     rng = random.Random(case.seed + 100)
     src = Source(dut.beat, case.beats(), idle=case.idle if bubbles else 0.0, rng=rng)
-    # (out_fifo: the drain never waits for ready, the core's credits throttle it through `room`)
+    # (out_fifo: the drain never waits for ready, the core's credits throttle it through `room_next`)
     snk = Sink(dut.drain, backpressure=case.backpressure if bubbles and not cfg.out_fifo else 0.0, rng=rng)
     expect = ref_array(case.config, case.reductions)
     run(dut, [src], [snk], [len(expect)], idle_tail=cfg.reduction_period() + 4)

@@ -47,11 +47,11 @@ def test_latency_matches_config(style):
                    {"rows": 8, "cols": 7, "k": 7, "max_fanin": 70, "act_hop": 2, "out_fifo": 11},  # (11)
                    {"rows": 2, "cols": 2, "k": 7, "max_fanin": 70, "out_fifo": 3},
                    {"rows": 9, "cols": 3, "k": 7, "max_fanin": 70, "weight_hop": 2, "out_fifo": 14,
-                    "drain_hop": 2},  # row blocks 0..4 (the last truncated), round trip 14
+                    "drain_hop": 2},  # row blocks 0..4 (the last truncated), round trip 15
                    {"rows": 8, "cols": 7, "k": 7, "max_fanin": 70, "weight_hop": 1, "act_hop": 2, "out_fifo": 20,
                     "drain_hop": 3},
                    {"rows": 9, "cols": 3, "k": 7, "max_fanin": 70, "weight_hop": 1, "out_fifo": 16,
-                    "drain_hop": 2, "drain_regs": 2},  # two registers per row block: 8 drain stages
+                    "drain_hop": 2, "drain_regs": 2},  # two registers per row block: 9 drain stages
                    {"rows": 8, "cols": 6, "k": 7, "max_fanin": 70, "weight_hop": 1, "skew_mem": 4},  # RAM lines
                    {"rows": 8, "cols": 6, "k": 7, "max_fanin": 70, "weight_hop": 1, "skew_mem": 3, "skew_lutram": 1},
                    # LFSR accumulators: the result register a cycle later, the decode register
