@@ -214,8 +214,9 @@ class XnorArray(wiring.Component):
         # were a carry chain behind `book`'s mux (book_ctl1 -> cur_split -> bank_mask, 1.94 ns of logic
         # and 4.43 of routing on a 32x32 board build); now each mask bit is one LUT after the flip-flops
         mask_w = cfg.row_width + 1
-        def thermometer(split):
-            return Cat(*(split > j for j in range(mask_w)))
+        def thermometer(split):  # (no compare a split field this narrow cannot pass: lint's CMPCONST)
+            top = (1 << len(split)) - 1
+            return Cat(*(split > j if j < top else Const(0, 1) for j in range(mask_w)))
         if lag:
             book_meta = _delay(m, in_meta, lag - 1, "book_meta")
             book_mask = Signal(mask_w, name="book_mask", reset_less=True)
