@@ -39,8 +39,9 @@ POINTS = {
     # MHz; K=31's do not fit (fpga/floorplan.py, README). LFSR accumulators (4 binary bits + 6 LFSR bits:
     # fan-in 1007 covers Fashion-MNIST's 784), hop registers every 2 rows and columns, a register halfway
     # down the tree, and the credit flow (no out.ready enable, systolic drain) into a FIFO of 32 (its
-    # credit round trip, with the row select's register of session 33) with two drain registers every 8 rows, skew lines of 3+ cycles in LUT RAM:
-    # 161.1 MHz routed in context, 0.830 op/LUT (docs/measurements.md, session 23).
+    # credit round trip, with the row select's register of session 33) with two drain registers every
+    # 8 rows, skew lines of 3+ cycles in LUT RAM: 150.1 / 168.0 MHz routed in context at seeds 1 / 2,
+    # 0.830 op/LUT (docs/measurements.md, session 33).
     "ecp5": {"device": "ecp5-85f", "rows": 32, "cols": 32, "k": 15, "target_mhz": 150.0,
              "gen": {"max_fanin": 1007, "overlap": 1, "popcount": "ccu2", "weight_hop": 2, "act_hop": 2,
                      "pipeline": 2, "out_fifo": 32, "drain_hop": 8, "drain_regs": 2, "acc_lfsr": 1, "skew_mem": 3,

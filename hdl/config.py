@@ -47,7 +47,7 @@ PARAM_RANGES = {
     "channels": ("cols", 4096, "output channels whose thresholds the core stores (multiple of cols)"),
     "out_fifo": (0, 64, ("0: out.ready stalls the drain and threshold pipeline (one clock enable on their "
                         "flip-flops); 1..64: they never stall, the drain reads a row only while an out_fifo-deep "
-                        "output FIFO has room for every beat in flight (credits; 8 + act + drain stages keep one beat per cycle)")),
+                        "output FIFO has room for every beat in flight (credits; 9 + acc_lfsr + act + drain stages keep one beat per cycle)")),
     "drain_hop": (0, 64, ("credit flow only: PE rows per drain register down a column (row r is read 1 + r // hop "
                          "cycles late, an OR chain carries the row down; >= weight_hop); 0: one R:1 row mux per column")),
     "drain_regs": (1, 2, ("registers per drain row block (row r is read 1 + drain_regs x (r // drain_hop) cycles late; "
