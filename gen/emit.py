@@ -66,19 +66,21 @@ SIM_CELLS_TEXT = """\
 // Behavioural model of the Lattice ECP5 CCU2C carry cell, for simulators only: synthesis uses the
 // real primitive. From its documented function (tests/test_hdl_carry.py proves it equal to the
 // model Yosys ships): S = P ^ CIN, COUT = P ? CIN : INIT[{B,A}], P = INIT[{D,C,B,A}].
+// (The vendor's module name, so not this file's: the one lint rule this file turns off.)
+// verilator lint_off DECLFILENAME
 module CCU2C #(
   parameter [15:0] INIT0 = 16'h0000,
   parameter [15:0] INIT1 = 16'h0000,
-  parameter INJECT1_0 = "YES",
-  parameter INJECT1_1 = "YES"
+  parameter [23:0] INJECT1_0 = "YES",
+  parameter [23:0] INJECT1_1 = "YES"
 ) (
   input  CIN, A0, B0, C0, D0, A1, B1, C1, D1,
   output S0, S1, COUT
 );
   wire p0 = INIT0[{D0, C0, B0, A0}];
   wire p1 = INIT1[{D1, C1, B1, A1}];
-  wire g0 = (INJECT1_0 == "YES") ? 1'b0 : INIT0[{B0, A0}];
-  wire g1 = (INJECT1_1 == "YES") ? 1'b0 : INIT1[{B1, A1}];
+  wire g0 = (INJECT1_0 == "YES") ? 1'b0 : INIT0[{2'b00, B0, A0}];
+  wire g1 = (INJECT1_1 == "YES") ? 1'b0 : INIT1[{2'b00, B1, A1}];
   wire ci0 = (INJECT1_0 == "YES") ? 1'b0 : CIN;
   wire co0 = p0 ? CIN : g0;
   wire ci1 = (INJECT1_1 == "YES") ? 1'b0 : co0;

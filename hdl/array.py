@@ -319,6 +319,7 @@ class XnorArray(wiring.Component):
         tag_l = data.StructLayout({"valid": 1, "gfirst": 1, "bits": cfg.acc_width, "cb": cfg.chan_block_width,
                                    "beat": 1, "grow": cfg.row_width, "lastrow": 1})
         tags = Signal(tag_l, name="rd_tags")
+        gtag_l = data.StructLayout({"valid": 1, "gfirst": 1, "bits": cfg.acc_width})  # what a group's sum takes
         gfirst = (i & mask) == 0
         # the first row of the group being read: groups are aligned to 2**split rows, so it is i with the
         # low split bits cleared (no register: its enable, out.ready -> ... -> read & gfirst, was the
@@ -387,15 +388,27 @@ class XnorArray(wiring.Component):
             got = Signal(len(row_sel), name=f"rd_p_g{g}", reset_less=True)
             with m.If(en):
                 m.d.sync += got.eq(row_sel)
-            tg = data.View(tag_l, _delay(m, tags.as_value(), g + Sd, f"rd_tags_g{g}", False))
+            # the tags reach the group's sum chains g + Sd (+ acc_lfsr) cycles after the read. In the
+            # credit flow the last of those registers is the group's own copy (kept: equal copies would
+            # merge back into the one line all groups tap, whose flip-flops then fed sum chains across the
+            # array, 2.4-3.0 ns of routing, the harness's critical path at 150.1 MHz)
+            own = 1 if cfg.out_fifo and g + Sd + cfg.acc_lfsr else 0
+            lag = g + Sd + (cfg.acc_lfsr - own if own else 0)  # (the stall flow's decode register holds with en)
+            tg = data.View(tag_l, _delay(m, tags.as_value(), lag, f"rd_tags_g{g}", False))
             if cfg.acc_lfsr:  # a register of decoded values, one cycle (the tags follow)
                 dec = Signal(len(cols) * cfg.acc_width, name=f"rd_dec_g{g}", reset_less=True)
+                with m.If(en):
+                    m.d.sync += dec.eq(Cat(*(lfsr_value(m, f"dec{c}", got[j * cfg.res_width:(j + 1) * cfg.res_width],
+                                                        K, cfg.lfsr_width)[:cfg.acc_width] for j, c in enumerate(cols))))
+                got = dec
+            if own:  # (en is 1 here: the copies need no enable)
+                tg = data.View(gtag_l, Cat(kept_reg(m, tg.valid, f"rd_tags_g{g}_valid", self.pe_mode, reset=True),
+                                           kept_reg(m, Cat(tg.gfirst, tg.bits), f"rd_tags_g{g}_sum", self.pe_mode)))
+            elif cfg.acc_lfsr:
                 tg_d = Signal(tag_l, name=f"rd_tags_dec_g{g}")
                 with m.If(en):
-                    m.d.sync += [dec.eq(Cat(*(lfsr_value(m, f"dec{c}", got[j * cfg.res_width:(j + 1) * cfg.res_width],
-                                                         K, cfg.lfsr_width)[:cfg.acc_width] for j, c in enumerate(cols)))),
-                                 tg_d.eq(tg)]
-                got, tg = dec, tg_d
+                    m.d.sync += tg_d.eq(tg)
+                tg = tg_d
             for j, c in enumerate(cols):
                 part = got[j * cfg.acc_width:(j + 1) * cfg.acc_width]
                 acc = Signal(cfg.acc_width, name=f"gsum{c}", reset_less=True) if S else o.payload.p[c]
