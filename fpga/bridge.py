@@ -6,6 +6,7 @@ loadable and every output bit is sent back. Protocol (fpga/host.py encodes and d
 
 - host -> FPGA: one byte `port` (index among the core's input streams, signature order), then the
   payload, ceil(width / 8) bytes, least significant byte first (Amaranth's flattened StructLayout).
+  A header byte naming no input port is dropped (the next byte is read as a header again).
 - FPGA -> host: `0x40 | port` once the core has taken that input beat (the host sends the next input
   frame only after this acknowledgement: the UART has no other flow control), and for every beat of
   output stream j: `0x80 | j`, then its payload bytes, least significant first.
@@ -91,7 +92,13 @@ class UartBridge(wiring.Component):
                 for i, n in enumerate(n_in):
                     with m.If(hdr == i):
                         m.d.sync += more.eq(n - 1)
-                with m.If(hdr < len(self.in_ports)):
+                m.next = "PORT"
+            # the header checked a cycle later, from `sel` (a compare of the received byte with the
+            # port count in front of the state's enable, on a carry chain, set the 85F's 32x32 board
+            # clock at 165-166 MHz: 6.0 ns); the next byte is 10 x divisor cycles away
+            with m.State("PORT"):
+                m.next = "HEADER"
+                with m.If(sel.any()):
                     m.next = "PAYLOAD"
             with m.State("PAYLOAD"), m.If(urx.data.valid):
                 m.d.comb += shift.start.eq(1)
@@ -121,10 +128,18 @@ class UartBridge(wiring.Component):
         load = _wave(m, "load", omax)     # load[j]: byte j of the chosen port's payload into obuf[j]
         oshift = _wave(m, "oshift", omax)  # oshift[j]: obuf[j] takes obuf[j + 1]
         obuf_port = Signal(range(max(len(self.out_ports), 1)))
+        # each output payload passes one register (no enable) before `obuf`: the first byte loads a
+        # cycle after the wave starts, when the register holds the payload of the cycle `valid` was
+        # seen, and it stays put until `ready`. Loaded straight from the core, the output FIFO's read
+        # pointer -> its LUT RAM -> across the chip -> `obuf` was an 85F board build's critical
+        # path (5.2 ns of routing, 157.9 MHz)
+        held = []
+        for q, (_name, iface) in enumerate(self.out_ports):
+            held.append(Signal(len(Value.cast(iface.payload)), name=f"out{q}_held"))
+            m.d.sync += held[q].eq(iface.payload)
         for j in range(omax):
             with m.If(load[j]):
-                for q, (_name, iface) in enumerate(self.out_ports):
-                    bits = Value.cast(iface.payload)
+                for q, bits in enumerate(held):
                     if 8 * j < len(bits):
                         with m.If(obuf_port == q):
                             m.d.sync += obuf[j].eq(bits[8 * j:8 * j + 8])

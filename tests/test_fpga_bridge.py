@@ -17,8 +17,9 @@ from golden.conventions import pack_bits, threshold, unpack_words, xnor_popcount
 DIV = 4
 
 
-def run_bridge(core, frames_per_port, cycles_after=3000):
-    """Send each frame (port, payload) after the previous one's ack; return the decoded events."""
+def run_bridge(core, frames_per_port, cycles_after=3000, junk=b""):
+    """Send each frame (port, payload) after the previous one's ack (the `junk` bytes before each);
+    return the decoded events."""
     bridge = UartBridge(core, DIV)
     in_n = [nbytes(p) for _, p in bridge.in_ports]
     out_n = [nbytes(p) for _, p in bridge.out_ports]
@@ -31,7 +32,7 @@ def run_bridge(core, frames_per_port, cycles_after=3000):
 
     async def host(ctx):
         for sent, (port, payload) in enumerate(frames_per_port, start=1):
-            for byte in encode_input(port, payload, in_n[port]):
+            for byte in bytes(junk) + encode_input(port, payload, in_n[port]):
                 for lvl in uart_levels(byte, DIV):
                     ctx.set(bridge.rx, lvl)
                     await ctx.tick()
@@ -53,8 +54,10 @@ def run_bridge(core, frames_per_port, cycles_after=3000):
     return events(), bridge
 
 
-@pytest.mark.parametrize("rows,cols,k", [(1, 1, 3), (2, 3, 5)])
-def test_bridge_carries_whole_array(rows, cols, k):
+@pytest.mark.parametrize("rows,cols,k,junk", [(1, 1, 3, b""), (2, 3, 5, b""), (2, 3, 5, b"\x01\x3f")])
+def test_bridge_carries_whole_array(rows, cols, k, junk):
+    """junk: header bytes naming no input port, which the bridge drops (one taken as a header would
+    swallow the frame's bytes as its payload)."""
     rng = random.Random(rows * 100 + cols * 10 + k)
     core = ProvisionalCore(rows, cols, k, max_fanin=64)
     layout = core.beat.payload.shape()
@@ -63,7 +66,7 @@ def test_bridge_carries_whole_array(rows, cols, k):
     wgts = [[rng.getrandbits(k) for _ in range(cols)] for _ in range(nbeats)]
     frames = [(0, pack_payload(layout, {"act": acts[b], "wgt": wgts[b], "first": b == 0,
                                         "last": b == nbeats - 1})) for b in range(nbeats)]
-    events, _ = run_bridge(core, frames)
+    events, _ = run_bridge(core, frames, junk=junk)
     assert [e for e in events if e[0] == "ack"] == [("ack", 0)] * nbeats
     outs = [unpack_payload(core.out.payload.shape(), e[2]) for e in events if e[0] == "out"]
     assert [o["row"] for o in outs] == list(range(rows))
