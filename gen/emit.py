@@ -88,6 +88,7 @@ module CCU2C #(
   assign S1 = p1 ^ ci1;
   assign COUT = p1 ? co0 : g1;
 endmodule
+// verilator lint_on DECLFILENAME
 """
 
 
