@@ -393,8 +393,9 @@ class XnorArray(wiring.Component):
             # merge back into the one line all groups tap, whose flip-flops then fed sum chains across the
             # array, 2.4-3.0 ns of routing, the harness's critical path at 150.1 MHz)
             own = 1 if cfg.out_fifo and g + Sd + cfg.acc_lfsr else 0
-            lag = g + Sd + (cfg.acc_lfsr - own if own else 0)  # (the stall flow's decode register holds with en)
-            tg = data.View(tag_l, _delay(m, tags.as_value(), lag, f"rd_tags_g{g}", False))
+            # (without a copy, the decode register below takes the last cycle: in the stall flow it holds with en)
+            tag_delay = g + Sd + (cfg.acc_lfsr - 1 if own else 0)
+            tg = data.View(tag_l, _delay(m, tags.as_value(), tag_delay, f"rd_tags_g{g}", False))
             if cfg.acc_lfsr:  # a register of decoded values, one cycle (the tags follow)
                 dec = Signal(len(cols) * cfg.acc_width, name=f"rd_dec_g{g}", reset_less=True)
                 with m.If(en):
