@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from fpga.build import build_board
+from fpga.cores import CORE_KINDS
 from fpga.devices import BOARDS
 from fpga.flow import FlowError
 
@@ -77,7 +78,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", choices=("ice40", "ecp5"), default=None)
     p.add_argument("--k", type=int, default=None, help="K of every build (default: the board's)")
-    p.add_argument("--core", choices=("auto", "xnorcore", "provisional"), default="auto")
+    p.add_argument("--core", choices=CORE_KINDS, default="xnorcore")
     p.add_argument("--study-nextpnr", choices=("ecp5", "ice40"), default=None,
                    help="instead of the targets: compare nextpnr routers / placers / seeds")
     a = p.parse_args(argv)

@@ -1,7 +1,7 @@
 """UART host bridge: loads every input stream of a core from framed UART bytes and returns its outputs.
 
 Why generic: it reads the core's signature, so the same bridge serves hdl.core.XnorCore (beat, thr ->
-out) and the provisional core, and it keeps the whole array alive on a real board: every input bit is
+out) and the naive baseline core (fpga/naive.py), and it keeps the whole array alive on a real board: every input bit is
 loadable and every output bit is sent back. Protocol (fpga/host.py encodes and decodes it):
 
 - host -> FPGA: one byte `port` (index among the core's input streams, signature order), then the

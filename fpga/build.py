@@ -17,7 +17,7 @@ from pathlib import Path
 from hdl.config import POPCOUNT_STYLES
 
 from .bridge import UartBridge
-from .cores import CORE_KINDS, make_core, xnorcore_available
+from .cores import CORE_KINDS, make_core
 from .devices import BOARDS
 from .floorplan import AUTO_MAX_TILES_PER_PE, Floorplan, auto_floorplan
 from .flow import FlowError, FlowOptions, run_flow
@@ -47,7 +47,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str | Path, mhz: float | None = None,
-                baud: int = 115200, seed: int = 1, seeds: int | None = None, core_kind: str = "auto",
+                baud: int = 115200, seed: int = 1, seeds: int | None = None, core_kind: str = "xnorcore",
                 pack: bool = True,
                 nextpnr_opts: tuple[str, ...] | None = None, core_cfg: dict | None = None,
                 popcount: str | None = None, floorplan: str = "auto",
@@ -70,7 +70,7 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
             raise ValueError(f"--{name} {value} out of range {lo}..{hi}")
     target = board.default_mhz if mhz is None else mhz
     popcount = board.default_popcount if popcount is None else popcount
-    if core_kind != "provisional" and xnorcore_available():  # (the provisional core takes no fields)
+    if core_kind == "xnorcore":  # (the naive core takes no fields)
         core_cfg = {**dict(board.default_cfg), **(core_cfg or {})}
     choice = make_core(core_kind, rows, cols, k, core_cfg, popcount, board.family)
     if baud <= 0:
@@ -140,8 +140,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=None,
                    help=f"nextpnr runs at most: seeds SEED, SEED+1, ... until one meets timing, else the fastest "
                         f"is kept, 1..{MAX_SEEDS} ({per_board('default_seeds')})")
-    p.add_argument("--core", choices=CORE_KINDS, default="auto",
-                   help="auto = hdl.core.XnorCore when importable, else the provisional core")
+    p.add_argument("--core", choices=CORE_KINDS, default="xnorcore",
+                   help="xnorcore = hdl.core.XnorCore; naive = the baseline array (fpga/naive.py)")
     p.add_argument("--popcount", choices=POPCOUNT_STYLES, default=None,
                    help="PE popcount structure (ccu2: ECP5 carry cells) (default per board: " + ", ".join(
                        f"{n} {b.default_popcount}" for n, b in sorted(BOARDS.items())) + ")")

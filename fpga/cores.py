@@ -1,7 +1,7 @@
-"""Which accelerator core a build uses: hdl.core.XnorCore when it is importable, else the provisional one.
+"""Which accelerator core a build uses: hdl.core.XnorCore (the default) or the naive baseline (fpga/naive.py).
 
-Why a seam: the FPGA flow must build today and keep building while hdl/ evolves; the report names the
-core it measured, so a provisional number is never mistaken for the real core's.
+Why a choice: the naive array is the reference the real core's density is measured against; the report
+names the core it measured, so a baseline number is never mistaken for the real core's.
 """
 
 from __future__ import annotations
@@ -11,20 +11,11 @@ from dataclasses import dataclass
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 
-from .provisional import ProvisionalCore
+from .naive import NaiveCore
 
-__all__ = ["CORE_KINDS", "CoreChoice", "make_core", "xnorcore_available"]
+__all__ = ["CORE_KINDS", "CoreChoice", "make_core"]
 
-CORE_KINDS = ("auto", "xnorcore", "provisional")
-
-
-def xnorcore_available() -> bool:
-    try:
-        from hdl.config import AccelConfig  # noqa: F401
-        from hdl.core import XnorCore  # noqa: F401
-    except ImportError:
-        return False
-    return True
+CORE_KINDS = ("xnorcore", "naive")
 
 
 class _GeneratedModulesCore(wiring.Component):
@@ -74,8 +65,6 @@ def make_core(kind: str, rows: int, cols: int, k: int, extra: dict | None = None
         raise ValueError(f"--popcount ccu2 needs an ECP5 device (CCU2C carry cells), not {family}")
     if kind not in CORE_KINDS:
         raise ValueError(f"core must be one of {', '.join(CORE_KINDS)}, not {kind!r}")
-    if kind == "auto":
-        kind = "xnorcore" if xnorcore_available() else "provisional"
     ops = 2 * rows * cols * k
     if kind == "xnorcore":
         from hdl.config import POPCOUNT_STYLES, AccelConfig
@@ -89,6 +78,6 @@ def make_core(kind: str, rows: int, cols: int, k: int, extra: dict | None = None
         params["popcount"] = popcount
         return CoreChoice(_GeneratedModulesCore(cfg, popcount), "XnorCore", params, ops)
     if extra:
-        raise ValueError(f"--cfg {', '.join(extra)}: the provisional core takes only rows, cols, k")
-    return CoreChoice(ProvisionalCore(rows, cols, k), "ProvisionalCore", {"rows": rows, "cols": cols, "k": k},
+        raise ValueError(f"--cfg {', '.join(extra)}: the naive core takes only rows, cols, k")
+    return CoreChoice(NaiveCore(rows, cols, k), "NaiveCore", {"rows": rows, "cols": cols, "k": k},
                       ops)

@@ -123,7 +123,7 @@ def _run(stage: str, cmd: list[str], cwd: Path, log: str, timeout: float) -> flo
 
 def _yosys(stem: str, build_dir: Path, timeout: float, notes: list[str]) -> float:
     """Run `<stem>.ys`; on Yosys 0.70's ABC9 reintegration assertion (seen on some arrays, e.g. a 2x2
-    K=8 provisional core on ECP5) retry with `-dff` added to the synth command, and say so in the notes."""
+    K=8 naive core on ECP5) retry with `-dff` added to the synth command, and say so in the notes."""
     try:
         return _run(f"yosys ({stem})", [tool("YOSYS"), "-q", "-l", f"{stem}.rpt", f"{stem}.ys"], build_dir,
                     f"yosys_{stem}.log", timeout)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .build import DefaultsHelp
+from .cores import CORE_KINDS
 from .devices import BOARDS, DEVICE_BOARD
 from .flow import warm_tools
 from .report import write_atomic
@@ -45,7 +46,7 @@ DEFAULT_GRID = (
 )
 
 
-def run_point(p: Point, core_kind: str = "auto", seed: int = 1) -> dict:
+def run_point(p: Point, core_kind: str = "xnorcore", seed: int = 1) -> dict:
     """One build in a temp dir -> one flat CSV row (picklable, so it runs in any executor)."""
     from .build import build_board
     from .flow import FlowError
@@ -67,7 +68,7 @@ def run_point(p: Point, core_kind: str = "auto", seed: int = 1) -> dict:
     return row
 
 
-def run_sweep(points, executor: cf.Executor, core_kind: str = "auto", progress=print) -> list[dict]:
+def run_sweep(points, executor: cf.Executor, core_kind: str = "xnorcore", progress=print) -> list[dict]:
     # largest first, so the longest build does not start last and run alone
     futs = {executor.submit(run_point, p, core_kind): p for p in sorted(points, key=lambda p: -p.rows * p.cols * p.k)}
     rows = []
@@ -148,7 +149,7 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="2x2,4x4,8x8", help="array sizes for --devices")
     p.add_argument("--k", type=int, default=8, help="K for --sizes points")
     p.add_argument("--workers", type=int, default=2, help="parallel builds")
-    p.add_argument("--core", choices=("auto", "xnorcore", "provisional"), default="auto", help="core to build")
+    p.add_argument("--core", choices=CORE_KINDS, default="xnorcore", help="core to build")
     p.add_argument("--out", default="build/sweep", help="output directory (sweep.csv, sweep.png)")
     a = p.parse_args(argv)
     if a.workers < 1:

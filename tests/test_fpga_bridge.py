@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 
 from fpga.bridge import UartBridge, nbytes
 from fpga.host import FrameDecoder, decode_uart, encode_input, pack_payload, uart_levels, unpack_payload
-from fpga.provisional import ProvisionalCore
+from fpga.naive import NaiveCore
 from golden.conventions import pack_bits, threshold, unpack_words, xnor_popcount
 
 DIV = 4
@@ -59,7 +59,7 @@ def test_bridge_carries_whole_array(rows, cols, k, junk):
     """junk: header bytes naming no input port, which the bridge drops (one taken as a header would
     swallow the frame's bytes as its payload)."""
     rng = random.Random(rows * 100 + cols * 10 + k)
-    core = ProvisionalCore(rows, cols, k, max_fanin=64)
+    core = NaiveCore(rows, cols, k, max_fanin=64)
     layout = core.beat.payload.shape()
     nbeats = 3
     acts = [[rng.getrandbits(k) for _ in range(rows)] for _ in range(nbeats)]
@@ -81,7 +81,7 @@ def test_bridge_carries_whole_array(rows, cols, k, junk):
 
 
 def test_bridge_refuses_a_baud_rate_its_waves_cannot_follow():
-    core = ProvisionalCore(8, 16, 16, max_fanin=64)
+    core = NaiveCore(8, 16, 16, max_fanin=64)
     longest = max(nbytes(core.beat), nbytes(core.out))  # 49 bytes: a wave takes 51 cycles, a byte 10 * divisor
     with pytest.raises(ValueError, match=rf"^UART divisor 5 too fast for a {longest}-byte payload: a byte must take "
                                          rf"more than {longest + 2} clock cycles$"):

@@ -25,6 +25,8 @@ from hdl.config import AccelConfig
     (["--board", "ulx3s-85f", "--seeds", "17"], "--seeds 17 out of range 1..16"),
     (["--cfg", "weight_hop"], "expected NAME=INTEGER"),
     (["--core", "xnorcore", "--cfg", "weight_hop=99"], "weight_hop must be an integer in"),
+    (["--core", "auto"], "invalid choice: 'auto' (choose from 'xnorcore', 'naive')"),
+    (["--core", "naive", "--cfg", "weight_hop=2"], "--cfg weight_hop: the naive core takes only rows, cols, k"),
     (["--baud", "20000000"], "too fast"),
     # the board's default core fields apply (fpga/devices.py): the UP5K's max_fanin=255, the 85F's weight_hop=2
     (["--k", "256"], "max_fanin must be an integer in k (256)..65536, not 255"),

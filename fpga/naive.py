@@ -1,9 +1,10 @@
-"""A small stand-in XNOR-popcount array with the stream ports of hdl.core.XnorCore (docs/design.md).
+"""The naive XNOR-popcount array, a baseline with stream ports like hdl.core.XnorCore's (`--core naive`).
 
-Why it exists: the FPGA flow (PLL, UART bridge, reports, sweep) is developed and tested before the real
-core lands, and stays usable as a reference point for the real core's efficiency. It is deliberately
-plain: every PE adds popcount(XNOR) of its row's activation word and its column's weight word; on
-`last` all accumulators are copied out and drained one row per beat. No thresholds, no systolic skew.
+Why it is kept: the FPGA flow was first built around it, and it stays the reference point the real
+core's density is measured against (docs/measurements.md, the first board builds), and a small second
+core for the UART bridge's tests (the bridge reads any core's signature). It is deliberately plain:
+every PE adds popcount(XNOR) of its row's activation word and its column's weight word; on `last` all
+accumulators are copied out and drained one row per beat. No thresholds, no systolic skew.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from amaranth import Array, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["ProvisionalCore"]
+__all__ = ["NaiveCore"]
 
 
-class ProvisionalCore(wiring.Component):
+class NaiveCore(wiring.Component):
     """R x C PEs, K-bit words, accumulators wide enough for `max_fanin` bits."""
 
     def __init__(self, rows: int, cols: int, k: int, max_fanin: int = 4096):
         if min(rows, cols, k) < 1 or max_fanin < k:
-            raise ValueError(f"bad provisional core shape rows={rows} cols={cols} k={k} max_fanin={max_fanin}")
+            raise ValueError(f"bad naive core shape rows={rows} cols={cols} k={k} max_fanin={max_fanin}")
         self.rows, self.cols, self.k, self.max_fanin = rows, cols, k, max_fanin
         self.acc_width = max_fanin.bit_length()
         beat = data.StructLayout({"act": data.ArrayLayout(k, rows), "wgt": data.ArrayLayout(k, cols),
