@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from golden.cli import ArgParser
 from hdl.config import POPCOUNT_STYLES
 
 from .bridge import UartBridge
@@ -37,13 +38,6 @@ class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
         if action.default in (None, [], False):
             return action.help
         return super()._get_help_string(action)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr and exit code 2."""
-
-    def error(self, message):
-        self.exit(2, f"fpga.build: error: {message}\n")
 
 
 def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str | Path, mhz: float | None = None,
@@ -95,7 +89,7 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
     opts = FlowOptions(nextpnr_opts=board.nextpnr_opts if nextpnr_opts is None else nextpnr_opts, seed=seed,
                        seeds=seeds, pack=pack, extra_notes=notes, floorplan=plan)
 
-    out_dir = Path(out_dir)
+    out_dir = check_out_dir(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -107,13 +101,54 @@ def build_board(board_name: str, rows: int, cols: int, k: int, *, out_dir: str |
         if rep.bitstream:
             rep.bitstream = str(out_dir / Path(rep.bitstream).name)
         rep.write(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
+        _replace_dir(tmp, out_dir)
+        shutil.rmtree(out_dir.with_name(out_dir.name + ".failed"), ignore_errors=True)  # (an older failure's logs)
+    except FlowError as e:  # keep the logs the message names: in <out>.failed, not a deleted temp dir
+        failed = out_dir.with_name(out_dir.name + ".failed")
+        shutil.rmtree(failed, ignore_errors=True)
+        tmp.rename(failed)
+        raise FlowError(str(e).replace(str(tmp), str(failed))) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return rep
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """--out as a Path; ValueError before any build if replacing it could lose anything.
+
+    Why: a build replaces its output directory whole, so --out must be absent, empty or an earlier
+    build's output (it holds report.json); `.`, a checkout or a directory of other files is refused."""
+    out = Path(out_dir)
+    if not str(out_dir):
+        raise ValueError("--out is empty")
+    full = out.resolve()
+    for d in (full, *full.parents):
+        if d.exists() and not d.is_dir():
+            raise ValueError(f"--out {out_dir}: {d} is not a directory")
+    if full == Path.cwd().resolve() or full in Path.cwd().resolve().parents:
+        raise ValueError(f"--out {out_dir}: is the working directory or holds it; a build replaces its --out")
+    if full.is_dir() and any(full.iterdir()) and not (full / "report.json").is_file():
+        raise ValueError(f"--out {out_dir}: not empty and not an earlier build's output (no report.json); "
+                         f"a build replaces its --out")
+    return out
+
+
+def _replace_dir(new: Path, out: Path) -> None:
+    """Put `new` at `out`; the old `out` steps aside first and comes back if the rename fails."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        out.rename(old / "d")
+    try:
+        new.rename(out)
+    except BaseException:
+        if old is not None:
+            (old / "d").rename(out)
+            old.rmdir()
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def parse_margins(text: str) -> tuple[int, int, int, int]:
@@ -125,7 +160,7 @@ def parse_margins(text: str) -> tuple[int, int, int, int]:
 
 
 def main(argv=None) -> int:
-    p = _Parser(prog="python -m fpga.build", description=__doc__.splitlines()[0],
+    p = ArgParser(prog="python -m fpga.build", description=__doc__.splitlines()[0],
                 formatter_class=DefaultsHelp)
     p.add_argument("--board", choices=sorted(BOARDS), default="icebreaker", help="target board")
     def per_board(attr):

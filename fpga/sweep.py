@@ -9,7 +9,6 @@ A point that fails (does not fit, tool error) becomes a CSV row with its error, 
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures as cf
 import csv
 import io
@@ -20,7 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build import DefaultsHelp
+from golden.cli import ArgParser
+
+from .build import LIMITS, DefaultsHelp
 from .cores import CORE_KINDS
 from .devices import BOARDS, DEVICE_BOARD
 from .flow import warm_tools
@@ -142,27 +143,38 @@ def _parse_sizes(text: str) -> list[tuple[int, int]]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fpga.sweep", description=__doc__.splitlines()[0],
-                                formatter_class=DefaultsHelp)
+    p = ArgParser(prog="python -m fpga.sweep", description=__doc__.splitlines()[0], formatter_class=DefaultsHelp)
     p.add_argument("--devices", nargs="+", choices=sorted(DEVICE_BOARD), default=None,
                    help="devices (default: the built-in grid, DEFAULT_GRID)")
-    p.add_argument("--sizes", default="2x2,4x4,8x8", help="array sizes for --devices")
-    p.add_argument("--k", type=int, default=8, help="K for --sizes points")
+    p.add_argument("--sizes", default=None, help="array sizes for --devices (default 2x2,4x4,8x8)")
+    p.add_argument("--k", type=int, default=None, help="K for --devices points (default 8)")
     p.add_argument("--workers", type=int, default=2, help="parallel builds")
     p.add_argument("--core", choices=CORE_KINDS, default="xnorcore", help="core to build")
     p.add_argument("--out", default="build/sweep", help="output directory (sweep.csv, sweep.png)")
     a = p.parse_args(argv)
     if a.workers < 1:
-        p.exit(2, "fpga.sweep: error: --workers must be >= 1\n")
+        p.error("--workers must be >= 1")
+    if not a.devices and (a.sizes is not None or a.k is not None):
+        p.error("--sizes and --k need --devices (without it the built-in grid runs)")
+    a.sizes = "2x2,4x4,8x8" if a.sizes is None else a.sizes
     try:
         if a.devices:
             sizes = _parse_sizes(a.sizes)
-            points = [Point(d, r, c, a.k) for d in (a.devices or sorted(DEVICE_BOARD)) for r, c in sizes]
+            points = [Point(d, r, c, 8 if a.k is None else a.k) for d in a.devices for r, c in sizes]
         else:
             points = list(DEFAULT_GRID)
     except ValueError:
-        p.exit(2, f"fpga.sweep: error: bad --sizes {a.sizes!r} (want e.g. 2x2,4x4)\n")
+        p.error(f"bad --sizes {a.sizes!r} (want e.g. 2x2,4x4)")
+    for pt in points:  # every point checked before the first build
+        for name, value in (("rows", pt.rows), ("cols", pt.cols), ("k", pt.k)):
+            lo, hi = LIMITS[name]
+            if not lo <= value <= hi:
+                flag = "--k" if name == "k" else "--sizes"
+                p.error(f"{flag}: {name} {value} out of range {lo}..{hi}")
     out = Path(a.out)
+    for d in (out.resolve(), *out.resolve().parents):
+        if d.exists() and not d.is_dir():
+            p.error(f"--out {a.out}: {d} is not a directory")
     t0 = time.monotonic()
     warm_tools()  # (before the workers run the same tools side by side)
     with cf.ProcessPoolExecutor(max_workers=a.workers) as ex:
@@ -170,6 +182,11 @@ def main(argv=None) -> int:
     write_csv(rows, out / "sweep.csv")
     plot(rows, out / "sweep.png")
     print(f"{len(rows)} points in {time.monotonic() - t0:.0f} s -> {out / 'sweep.csv'}, {out / 'sweep.png'}")
+    failed = [r for r in rows if r["error"]]
+    if failed:  # a build that did not run (tool error), not one that missed timing
+        print(f"fpga.sweep: error: {len(failed)} of {len(rows)} points did not build (their `error` column)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -116,6 +116,9 @@ class AccelConfig:
             raise ConfigError(f"drain_regs must be 1 when drain_hop is 0 (no row blocks), not {self.drain_regs!r}")
         if self.drain_gate and not self.drain_hop:
             raise ConfigError(f"drain_gate must be 0 when drain_hop is 0 (no row blocks), not {self.drain_gate!r}")
+        if self.drain_hop and self.drain_regs * self.weight_hop > 64:
+            raise ConfigError(f"drain_hop must be 0 when drain_regs x weight_hop ({self.drain_regs * self.weight_hop}) "
+                              f"> 64, not {self.drain_hop!r}")
         if 0 < self.drain_hop < self.drain_regs * self.weight_hop:
             low = (f"weight_hop ({self.weight_hop})" if self.drain_regs == 1 else
                    f"drain_regs x weight_hop ({self.drain_regs * self.weight_hop})")

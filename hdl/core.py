@@ -6,7 +6,7 @@ connects them, so its ports are exactly the contract that gen/ writes into confi
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import C, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -96,7 +96,7 @@ class XnorCore(wiring.Component):
         pop_q = Signal()
         taken = array.taken
         count_next = up_down(count, taken_q, pop_q)
-        lt = [count < depth - j for j in range(3)]  # count < depth - j
+        lt = [count < depth - j if depth > j else C(0, 1) for j in range(3)]  # (never below 0: lint-clean)
         held_lt0 = Mux(taken_q, lt[1], lt[0])  # count + taken_q < depth
         held_lt1 = Mux(taken_q, lt[2], lt[1])  # count + taken_q < depth - 1
         room_next = Mux(pop_q, Mux(taken, held_lt0, 1), Mux(taken, held_lt1, held_lt0))

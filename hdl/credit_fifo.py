@@ -20,7 +20,7 @@ credits ensure it). A beat written in cycle t is valid on `out` in cycle t + 2.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -91,5 +91,5 @@ class CreditFifo(wiring.Component):
         m.d.comb += out.payload.eq(Cat(*read))
         # (out.ready -> the level's adder was a critical path of the 32x32 board build, 6.7 ns)
         m.d.sync += [level.eq(up_down(level, wrote, pop)),
-                     nonempty.eq(Mux(wrote == pop, level != 0, Mux(wrote, 1, level > 1)))]
+                     nonempty.eq(Mux(wrote == pop, level != 0, Mux(wrote, 1, level > 1 if self.depth > 1 else C(0, 1))))]
         return m

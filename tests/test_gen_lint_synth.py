@@ -24,6 +24,7 @@ CONFIGS = {
     "4x3k64_fc_nooverlap": ["--rows", "4", "--cols", "3", "--k", "64", "--weight-rows", "4", "--overlap", "0",
                             "--popcount", "chain"],
     "5x2k7_fifo8": ["--rows", "5", "--cols", "2", "--k", "7", "--out-fifo", "8"],  # the credit FIFO
+    "3x2k7_fifo1": ["--rows", "3", "--cols", "2", "--k", "7", "--out-fifo", "1"],  # room compares below 0
     "7x2k7_drain2": ["--rows", "7", "--cols", "2", "--k", "7", "--weight-hop", "2", "--out-fifo", "12",
                      "--drain-hop", "2"],  # the row-systolic drain
     "4x4k7_hop1": ["--rows", "4", "--cols", "4", "--k", "7", "--weight-hop", "1", "--act-hop", "1"],
