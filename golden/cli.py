@@ -7,6 +7,7 @@ names the bad argument, and project errors (bad program, missing data) must not 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -22,6 +23,19 @@ class ArgParser(argparse.ArgumentParser):
     def error(self, message: str):
         print(f"error: {self.prog}: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
+
+
+def check_out_path(p: ArgParser, path: str | None) -> None:
+    """Reject an --out that cannot be written before the long work, not after it."""
+    if path is None:
+        return
+    d = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(d):
+        p.error(f"--out directory {d!r} does not exist")
+    if os.path.isdir(path):
+        p.error(f"--out {path!r} is a directory")
+    if not os.access(d, os.W_OK | os.X_OK):
+        p.error(f"--out directory {d!r} is not writable")
 
 
 def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +80,8 @@ def _fashion(split: str) -> Split:
                             "(or apt-get install dataset-fashion-mnist)")
     x = read_idx(img_path, ndim=3)
     y = read_idx(lbl_path, ndim=1).astype(np.int64)
+    if len(x) == 0:  # an empty split would crash training and inference far from its cause
+        raise DataError(f"{img_path}: holds 0 images")
     if len(x) != len(y):
         raise DataError(f"{img_path}: {len(x)} images but {lbl_path} has {len(y)} labels")
     if y.size and (y.min() < 0 or y.max() > 9):
@@ -91,7 +94,7 @@ def read_idx(path: str, ndim: int) -> np.ndarray:
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, zlib.error) as err:  # zlib.error: corrupt deflate data inside a valid header
         raise DataError(f"{path}: cannot read gzip idx file ({err})") from None
     head = 4 + 4 * ndim
     if len(raw) < head:
@@ -105,4 +108,5 @@ def read_idx(path: str, ndim: int) -> np.ndarray:
     n = int(np.prod(dims, dtype=np.int64))
     if len(raw) - head != n:
         raise DataError(f"{path}: idx dims {list(dims)} need {n} bytes of data, file has {len(raw) - head}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(dims)
+    # a copy: frombuffer over bytes is read-only, and torch.from_numpy warns on read-only arrays
+    return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(dims).copy()

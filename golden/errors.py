@@ -21,3 +21,7 @@ class DataError(GoldenError):
 
 class FoldError(GoldenError):
     """BatchNorm/sign folding is impossible (non-finite parameters or float32 overflow)."""
+
+
+class OutputError(GoldenError):
+    """A result file cannot be written (directory, permissions, disk full); nothing was left half-written."""

@@ -17,8 +17,8 @@ import time
 import numpy as np
 
 from golden import data
-from golden.cli import ArgParser, run_main
-from golden.errors import ProgramError
+from golden.cli import ArgParser, check_out_path, run_main
+from golden.errors import OutputError, ProgramError
 from golden.intmodel import IntModel
 from golden.program import load
 
@@ -26,17 +26,22 @@ DEFAULT_PROGRAM = os.path.join(os.path.dirname(__file__), "programs", "default.n
 
 
 def write_json_atomic(obj: dict, path: str) -> None:
-    """Write JSON via a temp file in the same directory and os.replace (never half-written)."""
+    """Write JSON via a temp file in the same directory and os.replace (never half-written).
+
+    An OSError (``path`` a directory, no permission, disk full) becomes a one-line OutputError."""
     d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=d)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=d)
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f)
             f.write("\n")
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as err:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise OutputError(f"{path}: cannot write result ({err.strerror or err})") from None
         raise
 
 
@@ -67,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.limit is not None and a.limit < 1:
         p.error(f"--limit must be >= 1, got {a.limit}")
-    if a.out is not None and not os.path.isdir(os.path.dirname(os.path.abspath(a.out))):
-        p.error(f"--out directory {os.path.dirname(os.path.abspath(a.out))!r} does not exist")
+    check_out_path(p, a.out)
     result = infer(a.program, a.dataset, a.split, a.limit)
     if a.out:
         write_json_atomic(result, a.out)

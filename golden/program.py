@@ -15,14 +15,15 @@ Manifest (version 1)::
                | {"op": "conv", "name", "in_channels", "out_channels", "kernel", "stride", "pad",
                   "pad_value", "k", "acc", "n_thresholds"}
                | {"op": "maxpool", "kernel": 2}
-               | {"op": "head", "name", "in_features", "out_features", "k"} ],
+               | {"op": "head", "name", "in_features", "out_features", "k", "acc"} ],
      "meta": {...free-form training facts...}}
 
 Tensors per weighted layer ``name``: ``name.weight`` uint64 [out, ceil(k/64)] (conventions.pack_bits
 of sign(W) flattened in torch order (in, kh, kw); bits past k are 0), ``name.thresholds`` int64
 [out, n_thresholds] and ``name.polarity`` int8 [out] (not for the head), and ``head.scale`` float32 [1].
-``acc`` is "popcount" (P in [0, k], +-1 inputs) or "u8dot" (first layer on 8-bit pixels: the signed
-dot product in [-255 k, 255 k]). Thresholds lie in [lo - 1, hi + 1] of that range (fold.py).
+``acc`` (required on every weighted layer) is "popcount" (P in [0, k], +-1 inputs) or "u8dot" (first
+layer on 8-bit pixels: the signed dot product in [-255 k, 255 k]). Thresholds lie in [lo - 1, hi + 1]
+of that range (fold.py).
 """
 
 from __future__ import annotations
@@ -30,15 +31,17 @@ from __future__ import annotations
 import io
 import json
 import os
+import reprlib
 import sys
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from golden.cli import ArgParser, run_main
-from golden.errors import ProgramError
+from golden.errors import OutputError, ProgramError
 from golden.fold import acc_range
 
 FORMAT = "xnorgen-program"
@@ -63,6 +66,15 @@ class Program:
         return self.tensors[name]
 
 
+_REPR = reprlib.Repr()  # Python 3.11: no keyword arguments yet
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxlong, _REPR.maxother = 3, 60, 40, 60
+
+
+def _show(v) -> str:
+    """repr of a manifest value, cut short: a huge or deeply nested value must not flood the error line."""
+    return _REPR.repr(v)
+
+
 def _err(where: str, msg: str) -> ProgramError:
     return ProgramError(f"{where}: {msg}")
 
@@ -70,7 +82,7 @@ def _err(where: str, msg: str) -> ProgramError:
 def _int(layer: dict, key: str, where: str, lo: int = 1, hi: int = MAX_DIM) -> int:
     v = layer.get(key)
     if type(v) is not int or not lo <= v <= hi:
-        raise _err(where, f"field {key!r} must be an integer in [{lo}, {hi}], got {v!r}")
+        raise _err(where, f"field {key!r} must be an integer in [{lo}, {hi}], got {_show(v)}")
     return v
 
 
@@ -78,6 +90,8 @@ def _expect(t: dict[str, np.ndarray], name: str, dtype, shape: tuple[int, ...]) 
     if name not in t:
         raise ProgramError(f"tensor {name!r} is missing")
     a = t[name]
+    if not isinstance(a, np.ndarray):
+        raise ProgramError(f"tensor {name!r} is not an array (got {type(a).__name__})")
     if a.dtype != np.dtype(dtype):
         raise ProgramError(f"tensor {name!r} has dtype {a.dtype}, expected {np.dtype(dtype)}")
     if a.shape != shape:
@@ -110,16 +124,16 @@ def validate(manifest, tensors: dict[str, np.ndarray]) -> Program:
     if not isinstance(manifest, dict):
         raise ProgramError("manifest is not a JSON object")
     if manifest.get("format") != FORMAT:
-        raise ProgramError(f"manifest format {manifest.get('format')!r} is not {FORMAT!r}")
+        raise ProgramError(f"manifest format {_show(manifest.get('format'))} is not {FORMAT!r}")
     if manifest.get("version") != VERSION:
-        raise ProgramError(f"unknown program version {manifest.get('version')!r} (this loader reads {VERSION})")
+        raise ProgramError(f"unknown program version {_show(manifest.get('version'))} (this loader reads {VERSION})")
     inp = manifest.get("input")
     if not isinstance(inp, dict) or inp.get("kind") not in ("u8", "bits"):
         raise ProgramError("manifest 'input' needs kind 'u8' or 'bits'")
     shape = inp.get("shape")
     if (not isinstance(shape, list) or len(shape) != 3
             or not all(type(s) is int and 1 <= s <= 4096 for s in shape)):
-        raise ProgramError(f"manifest input shape must be [C, H, W] positive integers, got {shape!r}")
+        raise ProgramError(f"manifest input shape must be [C, H, W] positive integers, got {_show(shape)}")
     classes = _int(manifest, "classes", "manifest", 1, 65536)
     layers = manifest.get("layers")
     if not isinstance(layers, list) or not layers:
@@ -132,16 +146,16 @@ def validate(manifest, tensors: dict[str, np.ndarray]) -> Program:
         if not isinstance(layer, dict):
             raise ProgramError(f"layer {i} is not an object")
         op = layer.get("op")
-        where = f"layer {i} ({op})"
+        where = f"layer {i} ({op if isinstance(op, str) else _show(op)})"
         if op in ("dense", "conv", "head"):
             name = layer.get("name")
             if not isinstance(name, str) or not name or name in names or "." in name:
-                raise _err(where, f"needs a unique name without '.', got {name!r}")
+                raise _err(where, f"needs a unique name without '.', got {_show(name)}")
             names.add(name)
-            acc = layer.get("acc", "popcount")
+            acc = layer.get("acc")  # required: IntModel and the cosimulation read it, never a default
             want_acc = "u8dot" if first_weighted and inp["kind"] == "u8" else "popcount"
             if acc != want_acc:
-                raise _err(where, f"acc must be {want_acc!r} here, got {acc!r}")
+                raise _err(where, f"field 'acc' must be {want_acc!r} here, got {_show(acc)}")
             first_weighted = False
         if op == "flatten":
             shape = [int(np.prod(shape))]
@@ -180,7 +194,7 @@ def validate(manifest, tensors: dict[str, np.ndarray]) -> Program:
             pad = _int(layer, "pad", where, 0, 15)
             pv = layer.get("pad_value")
             if pv not in (-1, 1):
-                raise _err(where, f"pad_value must be -1 or +1, got {pv!r}")
+                raise _err(where, f"pad_value must be -1 or +1, got {_show(pv)}")
             if acc == "u8dot" and pad:
                 raise _err(where, "a conv on 8-bit inputs cannot be padded")
             k = _int(layer, "k", where)
@@ -197,7 +211,7 @@ def validate(manifest, tensors: dict[str, np.ndarray]) -> Program:
             used |= {f"{name}.weight", f"{name}.thresholds", f"{name}.polarity"}
             shape = [out, (hp - ker) // stride + 1, (wp - ker) // stride + 1]
         else:
-            raise ProgramError(f"layer {i}: unknown op {op!r}")
+            raise ProgramError(f"layer {i}: unknown op {_show(op)}")
     if layers[-1].get("op") != "head":
         raise ProgramError("the last layer must be the head")
     extra = sorted(set(tensors) - used)
@@ -207,14 +221,18 @@ def validate(manifest, tensors: dict[str, np.ndarray]) -> Program:
 
 
 def save(program: Program, path: str) -> None:
-    """Validate, then write atomically: a temp file in the target directory, fsync, os.replace."""
+    """Validate, then write atomically: a temp file in the target directory, fsync, os.replace.
+
+    An OSError while writing (``path`` a directory, no permission, disk full) becomes OutputError,
+    so CLIs print one line; the temp file is removed and an existing ``path`` is left untouched."""
     validate(program.manifest, program.tensors)
     blob = json.dumps(program.manifest, sort_keys=True).encode()
     arrays = {MANIFEST: np.frombuffer(blob, dtype=np.uint8), **program.tensors}
     d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=d)
+    tmp = None
     try:
+        os.makedirs(d, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=d)
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays)
             f.flush()
@@ -223,9 +241,11 @@ def save(program: Program, path: str) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a program is an ordinary shared file
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as err:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise OutputError(f"{path}: cannot write program ({err.strerror or err})") from None
         raise
 
 
@@ -236,11 +256,20 @@ def load(path: str) -> Program:
             raw = f.read()
     except OSError as err:
         raise ProgramError(f"{path}: cannot read ({err.strerror})") from None
+    tensors = None
     try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-            tensors = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError, zipfile.LargeZipFile) as err:
+        z = np.load(io.BytesIO(raw), allow_pickle=False)
+        if isinstance(z, np.lib.npyio.NpzFile):  # a lone .npy loads as an ndarray, not an archive
+            with z:
+                tensors = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError, zipfile.LargeZipFile, zlib.error,
+            NotImplementedError, RuntimeError) as err:  # the last two: unsupported compression, encryption
         raise ProgramError(f"{path}: not a readable program .npz (truncated or corrupt: {err})") from None
+    if tensors is None:
+        raise ProgramError(f"{path}: not a readable program .npz (a single .npy array, not an archive)")
+    for k, v in tensors.items():
+        if not isinstance(v, np.ndarray):  # np.load hands back a member without a .npy header as bytes
+            raise ProgramError(f"{path}: member {k!r} is not a .npy array")
     if MANIFEST not in tensors:
         raise ProgramError(f"{path}: no '{MANIFEST}' member")
     m = tensors[MANIFEST]
@@ -248,8 +277,10 @@ def load(path: str) -> Program:
         raise ProgramError(f"{path}: tensor '{MANIFEST}' must be 1-D uint8 JSON text")
     try:
         manifest = json.loads(m.tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ProgramError(f"{path}: manifest is not valid JSON ({err.msg if hasattr(err, 'msg') else err})") from None
+    except RecursionError:
+        raise ProgramError(f"{path}: manifest is not valid JSON (nested too deeply)") from None
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, and ints past Python's digit limit
+        raise ProgramError(f"{path}: manifest is not valid JSON ({getattr(err, 'msg', err)})") from None
     try:
         return validate(manifest, tensors)
     except ProgramError as err:

@@ -20,13 +20,15 @@ import torch
 from tqdm import tqdm
 
 from golden import data
-from golden.cli import ArgParser, run_main
+from golden.cli import ArgParser, check_out_path, run_main
+from golden.errors import DataError
 from golden.export import export
 from golden.intmodel import IntModel
 from golden.layers import clip_weights
 from golden.models import ARCHS, INPUT_KINDS, Net, build
 from golden.program import Program, save
 
+MAX_SEED = 2**32 - 1  # torch and numpy seeds beyond 64 bits overflow; 32 bits are plenty
 DEFAULTS = {  # (epochs, batch, lr) per dataset, chosen by measurement (see bench/bench_golden.py)
     "digits": (40, 32, 1e-2),
     "fashion-mnist": (20, 128, 5e-3),
@@ -94,6 +96,8 @@ def run(dataset: str, arch: str, epochs: int | None = None, seed: int = 0, out: 
     d_ep, d_b, d_lr = DEFAULTS[dataset]
     epochs, batch, lr = epochs or d_ep, batch or d_b, lr or d_lr
     train, test = data.load(dataset, "train"), data.load(dataset, "test")
+    if len(train) < batch:  # else fit() would run no step and export an untrained network
+        raise DataError(f"{dataset} train split has {len(train)} samples, fewer than one batch of {batch}")
     shape, classes = train.x.shape[1:], data.n_classes(dataset)
     steps = epochs * (len(train) // batch) * (2 if twin else 1)
     summary: dict = {"dataset": dataset, "arch": arch, "input": input_kind, "epochs": epochs, "seed": seed,
@@ -152,16 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if not 0 <= a.threads <= 64:
         p.error(f"--threads must be in [0, 64], got {a.threads}")
-    for name in ("epochs", "batch"):
+    for name, lo in (("epochs", 1), ("batch", 2)):  # batch >= 2: training BatchNorm needs 2 values per channel
         v = getattr(a, name)
-        if v is not None and not 1 <= v <= 100000:
-            p.error(f"--{name} must be in [1, 100000], got {v}")
+        if v is not None and not lo <= v <= 100000:
+            p.error(f"--{name} must be in [{lo}, 100000], got {v}")
+    if not 0 <= a.seed <= MAX_SEED:
+        p.error(f"--seed must be in [0, {MAX_SEED}], got {a.seed}")
     if a.lr is not None and not (0 < a.lr <= 10):
         p.error(f"--lr must be in (0, 10], got {a.lr}")
     if a.out is not None and not a.out.endswith(".npz"):
         p.error(f"--out must name a .npz file, got {a.out!r}")
-    if a.out is not None and not os.path.isdir(os.path.dirname(os.path.abspath(a.out))):
-        p.error(f"--out directory {os.path.dirname(os.path.abspath(a.out))!r} does not exist")
+    check_out_path(p, a.out)
     summary = run(a.dataset, a.arch, a.epochs, a.seed, a.out, a.batch, a.lr, a.input_kind, a.twin,
                   a.scaling, a.stochastic, a.quiet, a.threads)
     print(json.dumps(summary), flush=True)

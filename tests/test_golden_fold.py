@@ -209,6 +209,12 @@ def test_non_finite_parameters_raise_fold_error():
         fold_float32("popcount", 4, [0.0], [3e38], [0.0], alpha=[3e38])
 
 
+def test_negative_alpha_raises_fold_error():
+    """alpha < 0 would flip the accumulator's direction, which the single-switch search cannot express."""
+    with pytest.raises(FoldError, match=r"channel 1: alpha -0.5 < 0"):
+        fold_float32("popcount", 4, [0.0, 0.0], [1.0, 1.0], [0.0, 0.0], alpha=[1.0, -0.5])
+
+
 def _midpoint(f, up):
     """A float64 exactly halfway between float32 f and its neighbour: the round-to-even case."""
     with np.errstate(over="ignore"):  # nextafter(max float32) is inf: then f itself is used

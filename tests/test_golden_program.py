@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ import torch
 
 from golden import infer, program
 from golden.cli import run_main
-from golden.errors import ProgramError
+from golden.errors import OutputError, ProgramError
 from golden.export import export
 from golden.models import mlp
 
@@ -68,6 +70,11 @@ BAD = {
     "chain": (lambda m: m["layers"][2].__setitem__("in_features", 32), None, "do not match the incoming shape"),
     "op": (lambda m: m["layers"][1].__setitem__("op", "lstm"), None, "unknown op 'lstm'"),
     "k-bit": (lambda m: m["layers"][1].__setitem__("n_thresholds", 3), None, "n_thresholds must be 1"),
+    # IntModel reads layer["acc"]: a program without it must fail validation, not inference
+    "no-acc": (lambda m: m["layers"][2].pop("acc"), None, "layer 2 (dense): field 'acc' must be 'popcount' here, got None"),
+    "no-head-acc": (lambda m: m["layers"][3].pop("acc"), None, "layer 3 (head): field 'acc' must be 'popcount' here"),
+    "deep-value": (lambda m: _set(m, "classes", json.loads("[" * 500 + "]" * 500)), None,
+                   "field 'classes' must be an integer in [1, 65536], got [[[[...]]]]"),
 }
 
 
@@ -91,12 +98,59 @@ def test_bad_program_is_one_line_error_and_writes_nothing(case, small, tmp_path,
     assert sorted(os.listdir(tmp_path)) == before and not out.exists()
 
 
-@pytest.mark.parametrize("how", ["truncated", "empty", "text", "no-manifest", "bad-json"])
+def replace_member(src, dst, member, data):
+    """Copy zip ``src`` to ``dst`` with ``member``'s bytes replaced by raw ``data`` (no .npy header)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, data if info.filename == member else zin.read(info))
+
+
+CORRUPT = {  # how -> expected message
+    "truncated": "not a readable program .npz",
+    "empty": "not a readable program .npz",
+    "text": "not a readable program .npz",
+    "no-manifest": "no 'manifest' member",
+    "bad-json": "manifest is not valid JSON",
+    "npy-renamed": "not a readable program .npz (a single .npy array, not an archive)",
+    "raw-manifest": "member 'manifest' is not a .npy array",
+    "raw-tensor": "member 'head.scale' is not a .npy array",
+    "deep-json": "manifest is not valid JSON (nested too deeply)",
+    "huge-int": "manifest is not valid JSON (Exceeds the limit",
+    "bad-deflate": "not a readable program .npz (truncated or corrupt: Error -3",
+}
+
+
+def break_deflate(path, member):
+    """Make ``member``'s first deflate block header say BTYPE=11 (reserved): zlib.error when read."""
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        off = z.getinfo(member).header_offset
+    n_name, n_extra = struct.unpack("<HH", raw[off + 26:off + 30])  # local header, not the central one
+    raw[off + 30 + n_name + n_extra] = 0b111  # BFINAL=1, BTYPE=11
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("how", sorted(CORRUPT))
 def test_corrupt_files(how, tmp_path, capsys):
     path = tmp_path / "p.npz"
     with open(DEFAULT, "rb") as f:
         raw = f.read()
-    if how == "truncated":
+    if how == "npy-renamed":
+        with open(path, "wb") as f:
+            np.save(f, np.arange(3))
+    elif how == "raw-manifest":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("manifest", b"{}")
+    elif how == "raw-tensor":
+        replace_member(DEFAULT, path, "head.scale.npy", b"hello")
+    elif how == "deep-json":
+        np.savez(path, manifest=np.frombuffer(b"[" * 100000 + b"]" * 100000, dtype=np.uint8))
+    elif how == "huge-int":
+        np.savez(path, manifest=np.frombuffer(b'{"classes": ' + b"1" * 5000 + b"}", dtype=np.uint8))
+    elif how == "bad-deflate":
+        np.savez_compressed(path, manifest=np.zeros(100, np.uint8))
+        break_deflate(path, "manifest.npy")
+    elif how == "truncated":
         path.write_bytes(raw[: len(raw) // 2])
     elif how == "empty":
         path.write_bytes(b"")
@@ -106,9 +160,22 @@ def test_corrupt_files(how, tmp_path, capsys):
         np.savez(path, x=np.zeros(3))
     else:
         np.savez(path, manifest=np.frombuffer(b"{not json", dtype=np.uint8))
-    expect = {"no-manifest": "no 'manifest' member", "bad-json": "manifest is not valid JSON"}.get(
-        how, "not a readable program .npz")
-    check_one_line_error(capsys, ["check", str(path)], program.main, expect)
+    check_one_line_error(capsys, ["check", str(path)], program.main, CORRUPT[how])
+
+
+def test_validate_rejects_non_array_tensor(small):
+    """In-memory programs get the same check np.load's raw bytes get on disk."""
+    t = dict(small.tensors, **{"head.scale": b"hello"})
+    with pytest.raises(ProgramError, match="tensor 'head.scale' is not an array .got bytes."):
+        program.validate(small.manifest, t)
+
+
+def test_save_into_a_directory_is_output_error(small, tmp_path):
+    """Writing onto a directory (or any OSError) is a one-line OutputError; no temp file stays behind."""
+    (tmp_path / "p.npz").mkdir()
+    with pytest.raises(OutputError, match="p.npz: cannot write program"):
+        program.save(small, str(tmp_path / "p.npz"))
+    assert os.listdir(tmp_path) == ["p.npz"] and os.listdir(tmp_path / "p.npz") == []
 
 
 def test_round_trip_and_atomic_save(small, tmp_path):
@@ -132,7 +199,7 @@ def test_save_never_leaves_half_files(small, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise OSError("disk full")
     monkeypatch.setattr(np, "savez_compressed", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="cannot write program .disk full."):
         program.save(small, str(path))
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["p.npz"]
 
