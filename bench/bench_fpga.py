@@ -4,21 +4,22 @@ at >= 150 MHz with >= 1.0 binary op per cycle per LUT4 and the whole bitstream b
 Every point is a real board build (PLL + UART bridge + core -> bitstream) with the board's default PE
 popcount and core configuration (fpga/devices.py: what `make bitstream` builds); prints one Markdown row and
 one JSON line per build, and the verdicts. Run: `python -m bench.bench_fpga [--only ice40|ecp5]`.
+Every planned build's core is checked before the first one starts: a bad --k is one `error:` line, exit 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from fpga.build import build_board
-from fpga.cores import CORE_KINDS
+from fpga.build import DefaultsHelp, build_board
+from fpga.cores import CORE_KINDS, make_core
 from fpga.devices import BOARDS
 from fpga.flow import FlowError
+from golden.cli import ArgParser, run_main
 
 ICE40_SIZES = (2, 4, 6, 8, 10, 12, 16)   # square arrays tried in order until one fails
 
@@ -74,16 +75,43 @@ def _row(board, n, k, rep, wall, err):
     return d
 
 
+def planned(only: str | None) -> list[tuple[str, int]]:
+    """(board, array size) of every build the targets may run, in order."""
+    return ([("icebreaker", n) for n in ICE40_SIZES] if only in (None, "ice40") else []) + \
+        ([("ulx3s-85f", 32)] if only in (None, "ecp5") else [])
+
+
+def check_core(board: str, n: int, k: int | None, core: str) -> None:
+    """ValueError (naming the parameter) if build_board would reject this core: the same make_core
+    call on the board's defaults, in milliseconds instead of after the builds before it."""
+    b = BOARDS[board]
+    make_core(core, n, n, b.default_k if k is None else k, dict(b.default_cfg) if core == "xnorcore" else None,
+              b.default_popcount, b.family)
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", choices=("ice40", "ecp5"), default=None)
-    p.add_argument("--k", type=int, default=None, help="K of every build (default: the board's)")
-    p.add_argument("--core", choices=CORE_KINDS, default="xnorcore")
+    p = ArgParser(prog="python -m bench.bench_fpga", description=__doc__.splitlines()[0],
+                  formatter_class=DefaultsHelp)
+    p.add_argument("--only", choices=("ice40", "ecp5"), default=None, help="one target (default: both)")
+    p.add_argument("--k", type=int, default=None,
+                   help="K of every build (default: the board's; with --study-nextpnr 8)")
+    p.add_argument("--core", choices=CORE_KINDS, default="xnorcore", help="the array core to build")
     p.add_argument("--study-nextpnr", choices=("ecp5", "ice40"), default=None,
-                   help="instead of the targets: compare nextpnr routers / placers / seeds")
+                   help="instead of the targets: compare nextpnr routers / placers / seeds on this family")
     a = p.parse_args(argv)
+    for board, n in [] if a.study_nextpnr else planned(a.only):
+        try:
+            check_core(board, n, a.k, a.core)
+        except ValueError as e:
+            p.error(f"--k {a.k} on {board} {n}x{n}: {e}")
     if a.study_nextpnr:
-        study_nextpnr(a.study_nextpnr, a.k or 8, a.core)
+        n = STUDY[a.study_nextpnr][1]
+        try:
+            make_core(a.core, n, n, 8 if a.k is None else a.k)
+        except ValueError as e:
+            p.error(f"--k {a.k} on {n}x{n}: {e}")
+    if a.study_nextpnr:
+        study_nextpnr(a.study_nextpnr, 8 if a.k is None else a.k, a.core)
         return 0
     print("| board | array | K | core | LUT4 core / total | Fmax / target MHz | ops/cycle/LUT4 | peak GOPS | "
           "build s | result |\n|---|---|---|---|---|---|---|---|---|---|")
@@ -112,4 +140,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

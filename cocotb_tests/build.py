@@ -15,8 +15,10 @@ that runs once (constructors, initial blocks), -O2 for Verilator's runtime (comp
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
+import io
 import os
 import re
 import resource
@@ -48,7 +50,8 @@ VERILATOR_FLAGS = [
 MAKE_VARS = [f"OPT_FAST={os.environ.get('XNORGEN_OPT_FAST', '-O1')}", "OPT_SLOW=-O0", "OPT_GLOBAL=-O2",
              "CFG_CXXFLAGS_PCH_I=-include"]
 # The generator command; XNORGEN_GEN swaps in another generator (e.g. to try the bench on a model).
-GEN_CMD = shlex.split(os.environ.get("XNORGEN_GEN", "")) or [sys.executable, "-m", "gen"]
+OWN_GEN_CMD = [sys.executable, "-m", "gen"]
+GEN_CMD = shlex.split(os.environ.get("XNORGEN_GEN", "")) or OWN_GEN_CMD
 # What the key covers besides the gen arguments: the RTL, the generator, and how we build.
 KEY_SOURCES = ("hdl", "gen", "cocotb_tests/harness.py")
 # Verilator's runtime objects are the same for every design built with the same flags; compiling
@@ -154,14 +157,68 @@ def build_key(gen_args: str, patches: tuple[tuple[str, str], ...] = ()) -> str:
     return h.hexdigest()[:16]
 
 
+class GenArgsError(ValueError):
+    """Generator arguments that `python -m gen` would reject; the message is one line with gen's reason."""
+
+
+def gen_argv(gen_args: str) -> list[str]:
+    """``gen_args`` split as a shell would and checked by check_gen_argv; GenArgsError naming them."""
+    try:
+        argv = shlex.split(gen_args)
+        check_gen_argv(argv)
+    except ValueError as e:  # (GenArgsError too) unbalanced quotes, or gen would reject them
+        raise GenArgsError(f"--gen-args {gen_args!r}: {e}") from None
+    return argv
+
+
+def check_gen_argv(argv: list[str]) -> None:
+    """GenArgsError (gen's one-line reason) if `python -m gen <argv>` would reject its arguments.
+
+    Why in process: gen's own parser and hdl.config.AccelConfig answer in milliseconds (no Amaranth),
+    so a CLI rejects a bad value before it makes a build directory or spends minutes elsewhere.
+    With XNORGEN_GEN (another generator) nothing is checked."""
+    if GEN_CMD != OWN_GEN_CMD:
+        return
+    from gen.__main__ import parser
+    from hdl.config import PARAM_RANGES, AccelConfig, ConfigError
+
+    ap = parser()
+
+    def reject(message: str):
+        raise GenArgsError(f"python -m gen: {message}")
+
+    ap.error = reject  # (instead of gen's print-and-exit)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            args = ap.parse_args([*argv, "--out", "unused"])
+    except SystemExit:  # -h / --help
+        raise GenArgsError("asks gen for its help, not a core configuration") from None
+    try:
+        AccelConfig(**{name: getattr(args, name, None) for name in PARAM_RANGES})
+    except ConfigError as e:
+        raise GenArgsError(str(e)) from None
+
+
+def _reason(lines: list[str]) -> str:
+    """The line of a failed command's output that says why: its last `error:` line, else its last line."""
+    lines = [ln.strip() for ln in lines if ln.strip()]
+    errors = [ln[len("error:"):].strip() for ln in lines if ln.lower().startswith("error:")]
+    return (errors or lines or ["no output"])[-1]
+
+
 def _run(cmd: list[str], cwd: Path, what: str, log: Path) -> None:
+    """Run ``cmd`` with its output appended to ``log``; RuntimeError whose first line says why it failed."""
+    start = log.stat().st_size if log.exists() else 0
     with open(log, "a") as f:
         f.write(f"$ {shlex.join(cmd)}\n")
         f.flush()
         r = subprocess.run(cmd, cwd=cwd, env=sim_env(), stdout=f, stderr=subprocess.STDOUT, check=False)
     if r.returncode != 0:
-        tail = "\n".join(log.read_text().splitlines()[-30:])
-        raise RuntimeError(f"{what} failed (exit {r.returncode}), log {log}:\n{tail}")
+        with open(log, errors="replace") as f:
+            f.seek(start)
+            lines = f.read().splitlines()[1:]  # (after the command line)
+        tail = "\n".join(lines[-30:])
+        raise RuntimeError(f"{what} failed (exit {r.returncode}): {_reason(lines)} (log {log})\n{tail}")
 
 
 def get_build(gen_args: str, patches: tuple[tuple[str, str], ...] = (), quiet: bool = True,

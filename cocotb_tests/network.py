@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.conventions import PAD_ACT_BIT, PAD_WGT_BIT, pack_bits, threshold, unpack_bits
+from golden.errors import ProgramError
 from golden.intmodel import popcount_matmul
 from golden.program import Program
 from golden.stimulus import Reduction, ThrWrite
@@ -103,29 +104,58 @@ def u8_combine(planes_p: list[np.ndarray], w_bits: np.ndarray, k: int) -> np.nda
     return sum((pb + popw - k) << b for b, pb in enumerate(planes_p))
 
 
-def run_program(build, program_path: str, run_root, dataset: str = "digits", limit: int | None = None,
-                log=print) -> dict:
+class NetworkInput:
+    """A program and its test samples, loaded and checked before any core is built or simulated."""
+
+    def __init__(self, program_path: str, dataset: str = "digits", limit: int | None = None):
+        """Raises golden.errors.ProgramError (unreadable or unsupported program) or DataError."""
+        from golden import data
+        from golden.program import load
+
+        self.path, self.dataset = program_path, dataset
+        self.program = load(program_path)
+        check_program(self.program, program_path)
+        split = data.load(dataset, "test")
+        self.x, self.labels = split.x[:limit], split.y[:limit]
+
+
+def check_program(program: Program, path: str, d: Design | None = None) -> None:
+    """ProgramError unless every layer runs on the core the way run_program drives it (and, with a
+    design, fits its max_fanin)."""
+    kind = program.manifest["input"]["kind"]
+    if kind != "u8":
+        raise ProgramError(f"{path}: input {kind!r}: only programs on u8 input are supported by the "
+                           "network cosimulation")
+    for i, layer in enumerate(program.layers):
+        op = layer["op"]
+        if op == "flatten":
+            continue
+        if op not in ("dense", "head") or layer.get("n_thresholds", 1) != 1:
+            raise ProgramError(f"{path}: layer {i} ({op}) is not supported by the network cosimulation "
+                               "(only flatten, dense with 1 threshold, head)")
+        need = -(-layer["k"] // d.k) * d.k if d is not None else 0  # (as LayerRun tiles it)
+        if d is not None and need > d.max_fanin:
+            raise ProgramError(f"{path}: layer {i} ({layer['name']}): fan-in {layer['k']} needs a core with "
+                               f"max_fanin >= {need} (this one has {d.max_fanin}; see --gen-args)")
+
+
+def run_program(build, inp: NetworkInput, run_root, log=print) -> dict:
     """Every layer of the program on the core (one simulator run per layer); returns the numbers."""
     import json
     import pickle
 
-    from golden import data
     from golden.intmodel import IntModel
-    from golden.program import load
 
     from .build import run_cocotb
     from .plan import network_plan, save_plan
     from .tb import STATS_FILE
 
     d = build.design
-    program = load(program_path)
-    split = data.load(dataset, "test")
-    x, labels = split.x[:limit], split.y[:limit]
+    program, x, labels = inp.program, inp.x, inp.labels
+    check_program(program, inp.path, d)
     trace: list = []
     ref = IntModel(program).forward(x, trace)
-    a = x if program.manifest["input"]["kind"] == "u8" else None
-    if a is None:
-        raise ValueError("only programs on u8 input are supported by the network cosimulation")
+    a = x
     n = len(x)
     stats = {"samples": n, "layers": [], "checked": 0, "scoreboard_mismatches": 0, "cycles": 0}
     for i, layer in enumerate(program.layers):
@@ -133,8 +163,6 @@ def run_program(build, program_path: str, run_root, dataset: str = "digits", lim
         if op == "flatten":
             a = a.reshape(n, -1)
             continue
-        if op not in ("dense", "head") or layer.get("n_thresholds", 1) != 1:
-            raise ValueError(f"layer {i} ({op}) is not supported by the network cosimulation")
         w = weight_bits(program, layer)
         k = layer["k"]
         if layer["acc"] == "u8dot":

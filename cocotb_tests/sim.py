@@ -5,47 +5,83 @@ fast Verilator flow, and runs the directed extremes per beat plus random frames 
 harness under every idle/backpressure pattern, all checked beat by beat against
 golden/reference.py. Prints a short summary and, last, one line of JSON. Exit status 1 on any
 mismatch or failed test.
+
+Bad input prints one `error: ...` line on stderr and no summary or JSON: exit 2 for a bad argument
+(--scale, --limit, --dataset, --gen-args; checked before anything is built), 1 for a program file
+that cannot be read or run on the core, a missing data set (both loaded before the build) or a
+failed build.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from .build import BUILD_ROOT, REPO, build_seconds, get_build, run_cocotb
-from .network import run_program
+from golden.cli import ArgParser, run_main
+from golden.data import DATASETS
+
+from .build import BUILD_ROOT, REPO, GenArgsError, build_seconds, gen_argv, get_build, run_cocotb
 from .plan import make_plan, save_plan
 from .tb import STATS_FILE
 
 GROUPS = {"directed": r"directed", "bulk": r"bulk"}
 DEFAULT_PROGRAM = REPO / "golden" / "programs" / "default.npz"
+MAX_SCALE = 1000.0  # (40,000 random frames per stall pattern: hours; a larger scale only exhausts memory)
+
+
+def parser() -> ArgParser:
+    ap = ArgParser(prog="python -m cocotb_tests.sim", description=__doc__.splitlines()[0],
+                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--gen-args", default="",
+                    help="arguments for `python -m gen`, one shell-quoted string (default: %(default)r, gen's own defaults)")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help=f"multiply the number of random frames (0 < scale <= {MAX_SCALE:g})")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the random frames")
+    ap.add_argument("--program", default=str(DEFAULT_PROGRAM),
+                    help="program to run layer by layer on the core ('' to skip)")
+    ap.add_argument("--dataset", choices=DATASETS, default="digits",
+                    help="data set whose test split the program classifies")
+    ap.add_argument("--limit", type=int, default=argparse.SUPPRESS, metavar="N",
+                    help="first N >= 1 test samples only (default: all)")
+    return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cocotb_tests.sim", description=__doc__.splitlines()[0])
-    ap.add_argument("--gen-args", default="", help="arguments for `python -m gen` (default: its defaults)")
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply the number of random frames")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--program", default=str(DEFAULT_PROGRAM),
-                    help="program to run layer by layer on the core ('' to skip)")
-    ap.add_argument("--dataset", default="digits")
-    ap.add_argument("--limit", type=int, default=None, help="first N test samples only")
+    ap = parser()
     args = ap.parse_args(argv)
-    if args.scale <= 0:
-        print(f"error: --scale must be > 0, not {args.scale}", file=sys.stderr)
-        return 2
+    limit = getattr(args, "limit", None)
+    if not (math.isfinite(args.scale) and 0 < args.scale <= MAX_SCALE):
+        ap.error(f"--scale must be a number in (0, {MAX_SCALE:g}], not {args.scale}")
+    if limit is not None and limit < 1:
+        ap.error(f"--limit must be an integer >= 1, not {limit}")
+    try:
+        gen_argv(args.gen_args)
+    except GenArgsError as e:
+        ap.error(str(e))
+    net_input = None
+    if args.program:  # loaded and checked before the build (ProgramError / DataError: one line, exit 1)
+        if not Path(args.program).exists():
+            ap.error(f"--program {args.program} does not exist")
+        from .network import NetworkInput
+
+        net_input = NetworkInput(args.program, args.dataset, limit)
     t0 = time.monotonic()
     try:
         build = get_build(args.gen_args)
         t_build = time.monotonic() - t0
     except RuntimeError as e:
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+        return 1
     d = build.design
+    if net_input is not None:  # (the program's fan-ins against this core's max_fanin)
+        from .network import check_program
+
+        check_program(net_input.program, args.program, d)
     run_dir = BUILD_ROOT / "make_sim"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -68,12 +104,11 @@ def main(argv: list[str] | None = None) -> int:
 
     failed = list(res["failed"])
     net = None
-    if args.program:
-        if not Path(args.program).exists():
-            print(f"error: program {args.program} does not exist", file=sys.stderr)
-            return 2
+    if net_input is not None:
+        from .network import run_program
+
         print(f"  program {args.program} on {args.dataset} (test split), layer by layer on the core:")
-        net = run_program(build, args.program, run_dir / "network", args.dataset, args.limit)
+        net = run_program(build, net_input, run_dir / "network")
         checked += net["checked"]
         mismatches += net["scoreboard_mismatches"] + net["mismatches_vs_intmodel"]
         cycles += net["cycles"]
@@ -96,4 +131,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))
