@@ -256,6 +256,8 @@ def load(path: str) -> Program:
             raw = f.read()
     except OSError as err:
         raise ProgramError(f"{path}: cannot read ({err.strerror})") from None
+    if not raw.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):  # (np.load would guess "pickle")
+        raise ProgramError(f"{path}: not a readable program .npz (not a zip archive)")
     tensors = None
     try:
         z = np.load(io.BytesIO(raw), allow_pickle=False)

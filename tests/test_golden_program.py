@@ -108,7 +108,7 @@ def replace_member(src, dst, member, data):
 CORRUPT = {  # how -> expected message
     "truncated": "not a readable program .npz",
     "empty": "not a readable program .npz",
-    "text": "not a readable program .npz",
+    "text": "not a readable program .npz (not a zip archive)",
     "no-manifest": "no 'manifest' member",
     "bad-json": "manifest is not valid JSON",
     "npy-renamed": "not a readable program .npz (a single .npy array, not an archive)",
