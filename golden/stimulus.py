@@ -213,6 +213,9 @@ def cases() -> list[Case]:
                                                    weight_hop=2), n_red=2, seed=24, split=2),
         random_case("r2c3k7_fifo3_bp70", _params(2, 3, 7, max_fanin=70, out_fifo=3), n_red=4, seed=25,
                     idle=0.0, backpressure=0.7),
+        # a power-of-2 FIFO ring (no spare slot) under long backpressure: one credit too many overwrites a beat
+        random_case("r3c2k7_fifo4_bp95", _params(3, 2, 7, max_fanin=70, out_fifo=4), n_red=5, beats=1, seed=54,
+                    idle=0.0, backpressure=0.95),
         random_case("r8c5k7_fifo8_split1_ahop2", _params(8, 5, 7, max_fanin=140, weight_rows=2, act_hop=2,
                                                          out_fifo=8), n_red=3,
                     seed=26, split=1, idle=0.1, backpressure=0.5),
@@ -272,6 +275,16 @@ def cases() -> list[Case]:
                     seed=42),
         _extreme_case("r1c3k7_all_match_lfsr_full", _params(1, 3, 7, max_fanin=119, acc_lfsr=1), "match", 43),
         _extreme_case("r1c3k7_all_mismatch_lfsr_full", _params(1, 3, 7, max_fanin=119, acc_lfsr=1), "mismatch", 44),
+        # carry counts of exactly 2**n (fan-in 7 at K=1, 63 at K=7: 4 and 8 counts): the LFSR's last state is
+        # used (the ccu2 PE counts mismatches, so all-mismatch is its full count)
+        _extreme_case("r1c1k1_all_match_lfsr_pow2", _params(1, 1, 1, max_fanin=7, acc_lfsr=1), "match", 48),
+        _extreme_case("r1c1k1_all_mismatch_lfsr_pow2", _params(1, 1, 1, max_fanin=7, acc_lfsr=1), "mismatch", 49),
+        _extreme_case("r1c2k7_all_match_lfsr_pow2", _params(1, 2, 7, max_fanin=63, acc_lfsr=1), "match", 50),
+        _extreme_case("r1c2k7_all_mismatch_lfsr_pow2", _params(1, 2, 7, max_fanin=63, acc_lfsr=1), "mismatch", 51),
+        # one row asked to sum groups of 2 (split past the rows): each group is that row alone
+        random_case("r1c2k7_split1_one_row", _params(1, 2, 7, max_fanin=70), n_red=3, seed=52, split=1),
+        random_case("r1c2k7_fifo4_split1_one_row", _params(1, 2, 7, max_fanin=70, out_fifo=4), n_red=3, seed=53,
+                    split=1),
         _ties_case("r2c3k7_ties_pos", _params(2, 3, 7, max_fanin=70), 12, 1),
         _ties_case("r3c2k32_ties_neg", _params(3, 2, 32, max_fanin=256), 13, 0),
         _ties_case("r2c2k7_ties_multi", _params(2, 2, 7, max_fanin=70, n_thresholds=3), 14, 1),

@@ -82,6 +82,15 @@ class Sink:
             self.cycles.append(cycle)
 
 
+class ReadyAfterValid(Sink):
+    """A consumer that raises ready only once it sees valid: a producer whose valid waits for ready
+    (against the stream rule) never sends it anything."""
+
+    def drive(self, ctx):
+        self.ready = bool(ctx.get(self.stream.valid))
+        ctx.set(self.stream.ready, int(self.ready))
+
+
 def run(dut, sources, sinks, expect_counts, max_cycles=20000, idle_tail=0):
     """Run until every sink has its expected number of beats (+ idle_tail cycles) or fail."""
     result = {}

@@ -8,18 +8,19 @@ from golden.reference import ref_core
 from golden.stimulus import cases, random_case
 from hdl.config import AccelConfig
 from hdl.core import XnorCore
-from tests.simdrive import Sink, Source, run
+from tests.simdrive import ReadyAfterValid, Sink, Source, run
 
 CASES = cases()
 
 
-def simulate_core(case, style="pair", sink=None):
-    """sink(cfg, stream): a Sink of your own on `out` instead of the case's random backpressure."""
+def simulate_core(case, style="pair", sink=None, beats=None):
+    """sink(cfg, stream): a Sink of your own on `out` instead of the case's random backpressure;
+    beats: the case's beats edited (don't-care fields), else case.beats()."""
     cfg = AccelConfig(**case.config)
     dut = XnorCore(cfg, style)
     rng = random.Random(case.seed)
     thr = Source(dut.thr, case.thr_beats(), idle=case.idle, rng=rng)
-    beat = Source(dut.beat, case.beats(), idle=case.idle, rng=rng, after=thr)
+    beat = Source(dut.beat, case.beats() if beats is None else beats, idle=case.idle, rng=rng, after=thr)
     out = sink(cfg, dut.out) if sink else Sink(dut.out, backpressure=case.backpressure, rng=rng)
     expect = ref_core(case.config, case.thr_writes, case.reductions)
     cycles = run(dut, [thr, beat], [out], [len(expect)], idle_tail=cfg.reduction_period() + 8)
@@ -32,6 +33,27 @@ def test_core_matches_reference(case, style):
     _cfg, expect, out, _beat, cycles = simulate_core(case, style)
     assert out.stable_violations == 0
     assert out.items == expect, f"{case.name}: out beats differ from ref_core after {cycles} cycles"
+
+
+@pytest.mark.parametrize("out_fifo", [0, 4])
+def test_out_valid_does_not_wait_for_ready(out_fifo):
+    """The stream rule: a consumer that raises ready only after it sees valid still gets every beat."""
+    case = random_case("rav", {**dict(CASES[1].config), "out_fifo": out_fifo}, n_red=2, seed=4, idle=0.0,
+                       backpressure=0.0)
+    _cfg, expect, out, _beat, _cycles = simulate_core(case, sink=lambda cfg, s: ReadyAfterValid(s))
+    assert out.items == expect
+
+
+def test_split_and_chan_block_count_only_on_first():
+    """Beats after `first` carry don't-care split and chan_block: flipping chan_block there changes
+    nothing (a core latching it on every beat thresholds against the wrong memory entry)."""
+    case = next(c for c in CASES if c.name == "r3c3k7_burst_blocks")
+    case = random_case("cb_noise", dict(case.config), n_red=4, seed=8)
+    blocks = dict(case.config)["channels"] // dict(case.config)["cols"]
+    beats = [b if b["first"] else {**b, "chan_block": (b["chan_block"] + 1) % blocks} for b in case.beats()]
+    assert beats != case.beats()
+    _cfg, expect, out, _beat, _cycles = simulate_core(case, beats=beats)
+    assert out.items == expect
 
 
 @pytest.mark.parametrize("style", ["pair", "ccu2"])

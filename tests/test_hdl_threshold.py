@@ -8,7 +8,7 @@ from golden.reference import ref_threshold
 from golden.stimulus import ThrWrite
 from hdl.config import AccelConfig
 from hdl.threshold import ThresholdUnit
-from tests.simdrive import Sink, Source, run
+from tests.simdrive import ReadyAfterValid, Sink, Source, run
 
 
 def _case(rng, cols, n, fanin, blocks, beats=40):
@@ -28,6 +28,20 @@ def _case(rng, cols, n, fanin, blocks, beats=40):
         p = [min(fanin, v) for v in p]
         drain.append({"row": i % 4, "p": p, "last_row": int(i % 4 == 3), "chan_block": b})
     return writes, drain
+
+
+def test_threshold_unit_valid_does_not_wait_for_ready():
+    """The stream rule: out.valid rises without out.ready, so a consumer that waits for valid gets every beat."""
+    rng = random.Random(5)
+    p = {"rows": 4, "cols": 2, "k": 1, "max_fanin": 20, "weight_rows": 1, "weight_hop": 1, "n_thresholds": 1,
+         "channels": 2}
+    writes, drain = _case(rng, 2, 1, 20, 1, beats=12)
+    dut = ThresholdUnit(AccelConfig(**p))
+    thr = Source(dut.thr, [{"addr": w.addr, "thr": list(w.thr), "pol": list(w.pol)} for w in writes], rng=rng)
+    inp = Source(dut.inp, drain, idle=0.3, rng=rng, after=thr, gap=1)
+    out = ReadyAfterValid(dut.out)
+    run(dut, [thr, inp], [out], [len(drain)], idle_tail=4)
+    assert out.items == ref_threshold(p, writes, drain)
 
 
 @pytest.mark.parametrize("cols,n,fanin,blocks,bp", [(1, 1, 7, 1, 0.0), (3, 1, 64, 2, 0.5), (4, 3, 40, 3, 0.3),
