@@ -23,7 +23,9 @@ __all__ = [
 ]
 
 # Yosys cell type -> report column. LUT4 counts every physical LUT4: an ECP5 CCU2C holds two of them;
-# an iCE40 SB_CARRY rides in the logic cell of its SB_LUT4 and costs no extra LUT.
+# an iCE40 SB_CARRY rides in the logic cell of its SB_LUT4 and has no LUT of its own (nextpnr may still
+# add carry-only cells to legalise a chain: they are in the utilisation's logic cells, not in LUT4).
+# LUT RAM (ECP5 TRELLIS_DPR16X4) is its own column: a second density figure counts it (LUTRAM_SITES).
 CELL_CLASSES: dict[str, dict[str, tuple[str, int]]] = {
     "ecp5": {
         "LUT4": ("lut4", 1), "CCU2C": ("carry", 1), "TRELLIS_FF": ("ff", 1), "DP16KD": ("ebr", 1),
@@ -35,6 +37,9 @@ CELL_CLASSES: dict[str, dict[str, tuple[str, int]]] = {
         "SB_SPRAM256KA": ("spram", 1), "SB_MAC16": ("dsp", 1),
     },
 }
+
+
+LUTRAM_SITES = 6  # LUT4 sites a DPR16X4 takes once packed: 4 RAM LUTs + 2 of a third slice for the write port
 
 
 def cell_counts(by_type: dict[str, int], family: str) -> dict[str, int]:
@@ -153,6 +158,13 @@ class PpaReport:
         return self.binary_ops_per_cycle / luts if luts and self.binary_ops_per_cycle else None
 
     @property
+    def ops_per_cycle_per_lut_with_lutram(self) -> float | None:
+        """The same, with each LUT RAM cell counted as the LUT4 sites it packs into (LUTRAM_SITES)."""
+        c = self.core or self.total
+        luts = c["lut4_equiv"] + LUTRAM_SITES * c.get("lutram", 0)
+        return self.binary_ops_per_cycle / luts if luts and self.binary_ops_per_cycle else None
+
+    @property
     def peak_gops(self) -> float | None:
         f = self.core_fmax_mhz
         return self.binary_ops_per_cycle * f / 1000 if f and self.binary_ops_per_cycle else None
@@ -161,6 +173,7 @@ class PpaReport:
         d = asdict(self)
         d.update(fits=self.fits, timing_met=self.timing_met, passed=self.passed,
                  fmax_mhz=self.core_fmax_mhz, ops_per_cycle_per_lut=self.ops_per_cycle_per_lut,
+                 ops_per_cycle_per_lut_with_lutram=self.ops_per_cycle_per_lut_with_lutram,
                  peak_gops=self.peak_gops)
         return d
 
@@ -170,6 +183,7 @@ class PpaReport:
                "target_mhz": self.target_mhz, "fmax_mhz": self.core_fmax_mhz, "passed": self.passed,
                "fits": self.fits, "timing_met": self.timing_met,
                "ops_per_cycle": self.binary_ops_per_cycle, "ops_per_cycle_per_lut": self.ops_per_cycle_per_lut,
+               "ops_per_cycle_per_lut_with_lutram": self.ops_per_cycle_per_lut_with_lutram,
                "peak_gops": self.peak_gops}
         row.update({f"total_{k}": v for k, v in self.total.items()})
         row.update({f"core_{k}": v for k, v in (self.core or {}).items()})
@@ -182,11 +196,11 @@ class PpaReport:
 
         p = ", ".join(f"{k}={v}" for k, v in self.params.items())
         lines = [f"### {self.design} on {self.device} ({p})", "",
-                 "| | LUT4 (+carry) | carry | FF | EBR | SPRAM | DSP |", "|---|---|---|---|---|---|---|"]
+                 "| | LUT4 (+carry) | carry | LUT RAM | FF | EBR | SPRAM | DSP |", "|---|---|---|---|---|---|---|---|"]
         for name, c in (("core", self.core), ("total", self.total)):
             if c:
-                lines.append(f"| {name} | {c['lut4_equiv']} | {c['carry']} | {c['ff']} | {c['ebr']} | "
-                             f"{c['spram']} | {c['dsp']} |")
+                lines.append(f"| {name} | {c['lut4_equiv']} | {c['carry']} | {c.get('lutram', 0)} | {c['ff']} | "
+                             f"{c['ebr']} | {c['spram']} | {c['dsp']} |")
         lines += ["", "| bel | used | available |", "|---|---|---|"]
         lines += [f"| {k} | {v['used']} | {v['available']} |" for k, v in sorted(self.utilization.items())]
         lines += ["", "| clock | Fmax MHz | target MHz | met |", "|---|---|---|---|"]
@@ -195,7 +209,8 @@ class PpaReport:
         lines += ["", (f"- pass: **{'PASS' if self.passed else 'FAIL'}** (fits: {self.fits}, timing met: "
                        f"{self.timing_met})"),
                   (f"- binary ops/cycle: {self.binary_ops_per_cycle}; ops/cycle/LUT4 (core): "
-                   f"{fmt(self.ops_per_cycle_per_lut)}; peak binary GOPS at Fmax: {fmt(self.peak_gops, 1)}"),
+                   f"{fmt(self.ops_per_cycle_per_lut)} ({fmt(self.ops_per_cycle_per_lut_with_lutram)} with each LUT RAM "
+                   f"cell as {LUTRAM_SITES} LUT4); peak binary GOPS at Fmax: {fmt(self.peak_gops, 1)}"),
                   "- tool times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in self.times_s.items())]
         if self.host_interface:
             lines.append(f"- host interface: {self.host_interface}")

@@ -13,6 +13,18 @@ def test_cell_counts_lut4_equivalents():
     assert ice["lut4_equiv"] == 10 and ice["carry"] == 3 and ice["ff"] == 3 and ice["spram"] == 2
 
 
+def test_lutram_counts_in_the_second_density_figure():
+    """LUT RAM is not in LUT4 (the headline op/LUT) but in its own column and in the figure beside it."""
+    core = cell_counts({"LUT4": 10, "CCU2C": 3, "TRELLIS_DPR16X4": 2}, "ecp5")
+    assert core["lut4_equiv"] == 16 and core["lutram"] == 2
+    r = PpaReport(design="d", device="ecp5-85f", family="ecp5", params={}, target_mhz=150.0, total=core, core=core,
+                  utilization={}, fmax={"clk": {"achieved": 151.0, "constraint": 150.0}}, times_s={},
+                  binary_ops_per_cycle=56)
+    assert r.ops_per_cycle_per_lut == 56 / 16 and r.ops_per_cycle_per_lut_with_lutram == 56 / (16 + 6 * 2)
+    assert "| core | 16 | 3 | 2 |" in r.to_markdown() and "(2.00 with each LUT RAM cell as 6 LUT4)" in r.to_markdown()
+    assert r.flat_row()["ops_per_cycle_per_lut_with_lutram"] == 2.0
+
+
 def _report(fmax, target, used=100, avail=5280, ops=512, core_luts=256):
     return PpaReport(design="d", device="ice40-up5k", family="ice40", params={"rows": 4}, target_mhz=target,
                      total=cell_counts({"SB_LUT4": 300}, "ice40"), core=cell_counts({"SB_LUT4": core_luts}, "ice40"),
