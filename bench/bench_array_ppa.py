@@ -33,6 +33,7 @@ from cocotb_tests.build import GenArgsError, check_gen_argv
 from fpga.build import DefaultsHelp, parse_margins
 from fpga.flow import FlowError
 from fpga.netlist import open_chain_ends
+from fpga.report import LUTRAM_SITES
 from golden.cli import ArgParser, run_main
 from hdl.config import POPCOUNT_STYLES
 
@@ -90,6 +91,7 @@ def direct_ecp5(out: Path, ops: int, target_mhz: float, widelut: bool = True, pl
     comb = util.get("TRELLIS_COMB", {})
     return {"lut4_equiv": lut, "carry": n.get("CCU2C", 0), "ff": n.get("TRELLIS_FF", 0), "ebr": n.get("DP16KD", 0),
             "lutram": n.get("TRELLIS_DPR16X4", 0), "fmax_mhz": fmax, "ops_per_cycle_per_lut": ops / lut if lut else None,
+            "ops_per_cycle_per_lut_with_lutram": ops / (lut + LUTRAM_SITES * n.get("TRELLIS_DPR16X4", 0)) if lut else None,
             "packed_comb": comb.get("used"), "chain_ends_opened": opened,
             "fits": comb.get("used", 0) <= comb.get("available", 0), "synth_s": round(t1 - t0, 1),
             "pnr_s": round(t2 - t1, 1),
@@ -156,7 +158,8 @@ def run_point(family: str, k: int | None, overrides: dict, flow: str = "ooc", pl
         secs = time.monotonic() - t0
     core = rep.core or rep.total
     return {**head, "lut4_equiv": core["lut4_equiv"], "carry": core["carry"], "ff": core["ff"], "ebr": core["ebr"],
-            "fmax_mhz": rep.core_fmax_mhz, "ops_per_cycle_per_lut": rep.ops_per_cycle_per_lut, "fits": rep.fits,
+            "lutram": core.get("lutram", 0), "fmax_mhz": rep.core_fmax_mhz, "ops_per_cycle_per_lut": rep.ops_per_cycle_per_lut,
+            "ops_per_cycle_per_lut_with_lutram": rep.ops_per_cycle_per_lut_with_lutram, "fits": rep.fits,
             "packed_comb": rep.utilization.get("TRELLIS_COMB", {}).get("used"),
             "flow": "fpga.ooc.ooc_ppa (board harness, PLL: global clock)" + (f", {' '.join(opts)}" if opts else "")
                     + (f", floorplan (margins {','.join(map(str, margins))})" if floorplan else ""),
@@ -299,8 +302,9 @@ def main(argv=None) -> int:
             check_gen_argv(gen_args)
         except GenArgsError as e:
             ap.error(f"{fam} point: {e}")
-    print("| device | R x C | K | popcount | LUT4 | packed COMB | FF | Fmax MHz (target) | ops/cycle/LUT | fits | flow s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| device | R x C | K | popcount | LUT4 | LUT RAM | packed COMB | FF | Fmax MHz (target) | ops/cycle/LUT "
+          "(with LUT RAM) | fits | flow s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for fam in families:
         try:
             r = run_point(fam, args.k, overrides, args.flow, args.placer, args.router, not args.no_route,
@@ -311,8 +315,10 @@ def main(argv=None) -> int:
             return 1
         fmax = "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         opl = "n/a" if r["ops_per_cycle_per_lut"] is None else f"{r['ops_per_cycle_per_lut']:.3f}"
+        if r.get("ops_per_cycle_per_lut_with_lutram") is not None:
+            opl += f" ({r['ops_per_cycle_per_lut_with_lutram']:.3f})"
         print(f"| {r['device']} | {r['rows']}x{r['cols']} | {r['k']} | {r['popcount']} | {r['lut4_equiv']} | "
-              f"{r.get('packed_comb', '-')} | {r['ff']} | {fmax} ({r['target_mhz']:g}) | {opl} | {r['fits']} | {r['flow_s']} |", flush=True)
+              f"{r.get('lutram', 0)} | {r.get('packed_comb', '-')} | {r['ff']} | {fmax} ({r['target_mhz']:g}) | {opl} | {r['fits']} | {r['flow_s']} |", flush=True)
         print(json.dumps(r), flush=True)
     return 0
 
