@@ -17,8 +17,12 @@ Verilog testbenches only holds if they agree on every one of these choices.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch only where a tensor is passed: the bit-level reference stays numpy-only
+    import torch
 
 __all__ = [
     "PAD_ACT_BIT",
@@ -43,12 +47,14 @@ PAD_WGT_BIT = 1
 
 def sign(x: torch.Tensor) -> torch.Tensor:
     """+1 where x >= 0, -1 elsewhere, same dtype as x."""
+    import torch
+
     return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
 
 
 def to_bits(x) -> np.ndarray:
     """+-1 (or any real) array -> uint8 {0, 1}, bit = (x >= 0)."""
-    if isinstance(x, torch.Tensor):
+    if hasattr(x, "detach"):  # a torch.Tensor (without importing torch for numpy callers)
         x = x.detach().cpu().numpy()
     return (np.asarray(x) >= 0).astype(np.uint8)
 

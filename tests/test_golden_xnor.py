@@ -43,3 +43,13 @@ def test_hardware_words_with_pads_give_the_same_p(k, width, seed):
     mask = (1 << width) - 1
     p_hw = sum((~(x ^ y) & mask).bit_count() for x, y in zip(aw, ww, strict=True))
     assert p_hw == int(xnor_popcount(pack_bits(a), pack_bits(w), k)) == int(np.sum(a == w))
+
+
+def test_bit_level_reference_needs_no_torch():
+    """Testbenches import the reference and stimulus in simulator processes: keep torch (seconds of import)
+    out of them, so a monitor can call the model per beat."""
+    import subprocess
+    import sys
+
+    code = "import sys, golden.reference, golden.stimulus; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
