@@ -303,14 +303,17 @@ def run_cocotb(b: Build, module: str, test_filter: str | None, test_dir: Path, e
                seed: int | None = None, quiet: bool = True) -> dict[str, list[str]]:
     """Run the cocotb tests of ``module`` matching ``test_filter`` on build ``b``.
 
-    Returns {"passed": [...], "failed": [...]} from the results file; raises if the simulator
-    produced no results at all.
+    Returns {"passed": [...], "failed": [...], "skipped": [...]} from the results file; raises if
+    the simulator produced no results at all. ``seed`` (default 1) reaches the tests as
+    ``XNORGEN_SEED`` (idle/backpressure traffic, harness gates), always set: the variables stay in
+    this process's environment, so a previous run's seed must not leak into the next.
     """
     test_dir.mkdir(parents=True, exist_ok=True)
     results = test_dir / "results.xml"
     results.unlink(missing_ok=True)
     runner = FastVerilator()
-    extra = {"XNORGEN_DESIGN_DIR": str(b.design.dir), "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO")}
+    extra = {"XNORGEN_DESIGN_DIR": str(b.design.dir), "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
+             "XNORGEN_SEED": str(1 if seed is None else seed)}
     extra.update(env or {})
     for k, v in extra.items():
         os.environ[k] = v  # the runner lets os.environ win over extra_env
@@ -343,11 +346,13 @@ def run_cocotb(b: Build, module: str, test_filter: str | None, test_dir: Path, e
 
 
 def parse_results(path: Path) -> dict[str, list[str]]:
-    passed, failed = [], []
+    """Test names by outcome; a skipped test did not pass (it checked nothing)."""
+    out: dict[str, list[str]] = {"passed": [], "failed": [], "skipped": []}
     for tc in ET.parse(path).getroot().iter("testcase"):
-        (failed if tc.find("failure") is not None or tc.find("error") is not None else passed).append(
-            tc.get("name"))
-    return {"passed": passed, "failed": failed}
+        kind = "failed" if tc.find("failure") is not None or tc.find("error") is not None else \
+            "skipped" if tc.find("skipped") is not None else "passed"
+        out[kind].append(tc.get("name"))
+    return out
 
 
 if __name__ == "__main__":  # the runtime-cache steps of FastVerilator's build commands

@@ -33,7 +33,7 @@ from .plan import (
 from .tb import TB, WATCHDOG_CYCLES, WatchdogError
 from .traffic import STALL_NAMES
 
-SEED = int(os.environ.get("XNORGEN_SEED", "1"))
+SEED = int(os.environ.get("XNORGEN_SEED", "1"))  # traffic and harness seeds; run_cocotb(seed=...) sets it
 SETTLE = 40  # cycles with the output open after a run or a reset: any beat then is an error
 _PLAN = None
 
@@ -82,9 +82,14 @@ async def directed(dut, kind: str) -> None:
 async def _interrupt(tb: TB, d, rng: random.Random, jobs, phase: str, where: str) -> None:
     """Start ``jobs`` and reset in their middle: while thresholds load, beats stream, results drain,
     or while an output beat waits on a stalled output. The jobs share their thresholds (all are
-    written first), so outputs that leave before the reset are still checked."""
+    written first), so outputs that leave before the reset are still checked.
+
+    The handshake counters run over the whole test, so the reset point counts from their values
+    here; and the reset must really cut the jobs (fails otherwise), else the coverage bins labelled
+    with ``phase`` would count a reset that interrupted nothing."""
     if phase == "out_stalled":
         tb.sink.hold = True
+    thr0, beats0, fired0 = tb.thr_src.taken, tb.beat_src.taken, tb.sink.fired
     # thresholds are written before any beat that uses them (as TB.run does)
     tb.thr_src.queue.extend(w for j in jobs for w in j.payloads(d)[0])
     if where != "thr":
@@ -97,19 +102,35 @@ async def _interrupt(tb: TB, d, rng: random.Random, jobs, phase: str, where: str
         await tb.cycles(1)
         if tb.failure:
             raise tb.failure
+        beats, fired = tb.beat_src.taken - beats0, tb.sink.fired - fired0
         if phase == "out_stalled":
-            if tb.sink.valid_seen and tb.beat_src.taken > 0:
+            if tb.sink.valid_seen and beats > 0:
                 await tb.cycles(rng.randint(1, 8))  # the beat sits on a stalled output
                 break
-        elif where == "beats" and tb.beat_src.taken >= max(1, total // 2) or where == "drain" and tb.sink.fired > 0 or where == "thr" and tb.thr_src.taken > 0:
+        elif (where == "beats" and beats >= max(1, total // 2) or where == "drain" and fired > 0
+              or where == "thr" and tb.thr_src.taken > thr0):
             break
     else:
         raise AssertionError(f"never reached the reset point ({phase}/{where})")
+    cut = _cut(tb, phase, where, total, tb.beat_src.taken - beats0)
     dropped = await tb.reset(phase)
+    if cut or not dropped and where != "thr":
+        raise AssertionError(f"reset {phase}/{where} cut nothing: {cut or 'no output beat was pending'}")
     tb.sink.hold = False
     tb.log.info("reset %s/%s: dropped %d pending output beats", phase, where, dropped)
     await tb.cycles(SETTLE)  # nothing stale or partial may come out now
     tb.check()
+
+
+def _cut(tb: TB, phase: str, where: str, total: int, beats: int) -> str:
+    """Why a reset now would not interrupt what ``phase``/``where`` claims ('' when it would)."""
+    if where == "thr":
+        return "" if tb.thr_src.busy else "every threshold was already written"
+    if not 0 < beats < total and not (beats == total and where in ("drain", "stall")):
+        return f"{beats} of {total} beats taken"
+    if phase == "out_stalled" and not tb.sink.valid_seen:
+        return "no beat waits on the stalled output"
+    return ""
 
 
 async def _reset_then_exact(dut, idle: str, name: str, seed: str, where: str, phase: str) -> None:

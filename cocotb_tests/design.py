@@ -102,6 +102,15 @@ class Design:
     def out(self) -> Stream:
         return self.streams["out"]
 
+    def out_window(self) -> int:
+        """Cycles with out.ready high in which a beat still in the core surely comes out: twice
+        config.json's out latency plus its drain cycles (the margin covers a late extra beat)."""
+        lat = self.raw.get("latency", {})
+        try:
+            return 2 * (int(lat["out"]) + int(lat["drain_cycles"])) + 16
+        except KeyError as e:
+            raise DesignError(f"{self.dir / 'config.json'}: latency lacks {e}") from None
+
 
 def _field(name: str, spec: dict) -> Field:
     width = int(spec["width"])

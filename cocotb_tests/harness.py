@@ -64,7 +64,7 @@ def _decl(direction: str, width: int, name: str) -> str:
 _GATE_SALT = {"src": 0x9E3779B9, "snk": 0x85EBCA6B}  # distinct generator streams for the same seed
 
 
-def _gate(tag: str) -> str:
+def _gate(tag: str, clk: str) -> str:
     """A per-cycle 'open' signal: mode 0 always, 1 Bernoulli stall with prob h_p/2**16, 2 bursts."""
     return f"""
     reg [31:0] {tag}_x;
@@ -72,7 +72,7 @@ def _gate(tag: str) -> str:
     wire [31:0] {tag}_x1 = {tag}_x ^ ({tag}_x << 13);
     wire [31:0] {tag}_x2 = {tag}_x1 ^ ({tag}_x1 >> 17);
     wire [31:0] {tag}_xn = {tag}_x2 ^ ({tag}_x2 << 5);
-    always @(posedge clk) begin
+    always @(posedge {clk}) begin
         if (h_load) begin
             {tag}_x <= h_seed ^ 32'h{_GATE_SALT[tag]:08x};
             {tag}_burst <= 1'b1;
@@ -93,8 +93,12 @@ H_PORTS = (
     ("h_mode_src", "in", 2), ("h_p_src", "in", 17), ("h_mode_snk", "in", 2), ("h_p_snk", "in", 17),
     ("h_seed", "in", 32), ("h_stall_limit", "in", 32),
     ("h_done", "out", 1), ("h_stuck", "out", 1), ("h_got", "out", 32), ("h_cycles", "out", 32),
+    ("h_unstable", "out", 1), ("h_open", "out", 32),
 )
-H_REGS = ("h_stuck", "h_got", "h_cycles")  # outputs the harness drives from registers
+# outputs the harness drives from registers. h_unstable: sticky, the core broke the stream rule on
+# out (a beat offered with ready low was withdrawn or changed before its handshake; the same check
+# as tests/simdrive.py and the per-beat monitor). h_open: cycles the out gate was open (ready high).
+H_REGS = ("h_stuck", "h_got", "h_cycles", "h_unstable", "h_open")
 STROBE = "h_wr"  # every input but the clock is sampled on each edge of this one
 
 
@@ -137,28 +141,34 @@ def harness_verilog(d: Design) -> str:
     reg [{beat.width - 1}:0] b_mem [0:{BEAT_DEPTH - 1}];
     reg [{out.width - 1}:0] o_mem [0:{OUT_DEPTH - 1}];
     reg [31:0] t_i, b_i, idle;
-    reg t_valid, b_valid, running;
+    reg t_valid, b_valid, running, o_held;
+    reg [{out.width - 1}:0] o_held_payload;
     wire t_take = t_valid & {thr.ready};
     wire b_take = b_valid & {beat.ready};
     wire o_take = {out.valid} & snk_open;
-{_gate("src")}{_gate("snk")}
+{_gate("src", clk)}{_gate("snk", clk)}
     {d.top} u_core (
 {("," + chr(10)).join(conn)}
     );
     assign h_done = running & ((h_got >= h_n_out) & (b_i >= h_n_beat) | h_stuck);
-    always @(posedge clk) begin
+    always @(posedge {clk}) begin
         if (h_load) begin
             $readmemh("{THR_HEX}", t_mem);
             $readmemh("{BEAT_HEX}", b_mem);
         end
         if (h_dump) $writememh("{OUT_HEX}", o_mem);
     end
-    always @(posedge clk) begin
+    always @(posedge {clk}) begin
         if ({rst} | h_load | h_ext) begin
             t_i <= 0; b_i <= 0; t_valid <= 0; b_valid <= 0; h_got <= 0; h_cycles <= 0; idle <= 0;
-            h_stuck <= 0; running <= h_load & ~h_ext;
+            h_stuck <= 0; running <= h_load & ~h_ext; o_held <= 0; h_unstable <= 0; h_open <= 0;
         end else if (running) begin
             h_cycles <= h_cycles + 1;
+            h_open <= h_open + snk_open;
+            // the stream rule on out: a beat offered while not ready stays, unchanged, until taken
+            if (o_held & (~{out.valid} | ({out.payload} != o_held_payload))) h_unstable <= 1'b1;
+            o_held <= {out.valid} & ~snk_open;
+            o_held_payload <= {out.payload};
             // a stream source: valid stays up with a stable payload until taken
             if (!t_valid | t_take) begin
                 t_i <= t_i + t_take;

@@ -65,6 +65,22 @@ RESET_POINTS = ("thr", "beats", "drain")
 KINDS = ("random", "match", "mismatch", "ties", "negative", "constant", "multi")
 
 
+def expected_tests(groups) -> list[str]:
+    """The cocotb test names (as results.xml spells them) a run of ``groups`` must pass; a run that
+    passes fewer (not found, skipped, filtered away) checked less than it claims."""
+    from .traffic import STALL_NAMES
+
+    names = {
+        "traffic": [f"random_traffic/src={a}/snk={b}" for a, b in TRAFFIC],
+        "directed": [f"directed/kind={k}" for k in KINDS],
+        "reset": [*(f"reset_mid_stream/where={w}" for w in RESET_POINTS), "reset_while_stalled", "watchdog_fires"],
+        "coverage": ["coverage_closure"],
+        "shared": [f"shared_cases/src={a}/snk={b}" for a, b in TRAFFIC[1:5]],
+        "bulk": [f"bulk/pattern={p}" for p in STALL_NAMES],
+    }
+    return [n for g in groups for n in names[g]]
+
+
 def traffic_key(src: str, snk: str) -> str:
     return f"traffic/{src}/{snk}"
 

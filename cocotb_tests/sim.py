@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     save_plan(make_plan(d, list(GROUPS), seed=args.seed, scale=args.scale), run_dir, d)
-    res = run_cocotb(build, "cocotb_tests.core_tests", rf"core_tests\.({'|'.join(GROUPS.values())})", run_dir)
+    res = run_cocotb(build, "cocotb_tests.core_tests", rf"core_tests\.({'|'.join(GROUPS.values())})", run_dir,
+                     seed=args.seed)
     stats = [json.loads(line) for line in (run_dir / STATS_FILE).read_text().splitlines()] \
         if (run_dir / STATS_FILE).exists() else []
     checked = sum(s["checked"] for s in stats)
@@ -102,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['cycles']:>8} cycles")
     print(f"  cocotb tests: {len(res['passed'])} passed, {len(res['failed'])} failed {res['failed'] or ''}")
 
-    failed = list(res["failed"])
+    failed = list(res["failed"]) + [f"{t} (skipped)" for t in res["skipped"]]
     net = None
     if net_input is not None:
         from .network import run_program
 
         print(f"  program {args.program} on {args.dataset} (test split), layer by layer on the core:")
-        net = run_program(build, net_input, run_dir / "network")
+        net = run_program(build, net_input, run_dir / "network", seed=args.seed)
         checked += net["checked"]
         mismatches += net["scoreboard_mismatches"] + net["mismatches_vs_intmodel"]
         cycles += net["cycles"]
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{net['prediction_mismatches']} prediction mismatches")
     seconds = time.monotonic() - t0
     ok = not failed and mismatches == 0 and checked > 0
-    summary = {"configuration": config, "gen_args": args.gen_args, "vectors_checked": checked,
+    summary = {"configuration": config, "gen_args": args.gen_args, "seed": args.seed, "vectors_checked": checked,
                "mismatches": mismatches, "failed_tests": failed, "cycles": cycles,
                "seconds": round(seconds, 2), "ok": ok}
     if net is not None:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdge, Timer
 
 from . import coverage
 from .design import Design, Stream
@@ -168,7 +168,12 @@ class _Source:
 
 
 class _Sink:
-    """Drives ready of the output stream from a pattern (or holds it low) and monitors beats."""
+    """Drives ready of the output stream from a pattern (or holds it low) and monitors beats.
+
+    Also checks the stream rule (as tests/simdrive.py's ``stable_violations``): once valid is up
+    with ready low, valid must stay up and the payload unchanged until the handshake; the scoreboard
+    alone misses a beat withdrawn and offered again.
+    """
 
     def __init__(self, dut, stream: Stream, pattern: Pattern, rng: random.Random, on_beat):
         self.stream = stream
@@ -181,6 +186,8 @@ class _Sink:
         self.ready = False
         self.valid_seen = False
         self.fired = 0
+        self.held: int | None = None  # payload offered last cycle with ready low
+        self.violations: list[str] = []
 
     def set_pattern(self, pattern: Pattern, rng: random.Random) -> None:
         self.gate = pattern.gate(rng)
@@ -190,12 +197,20 @@ class _Sink:
         self.ready = is_open and not self.hold
         self.h_ready.value = int(self.ready)
 
-    def sample(self, in_reset: bool) -> bool:
+    def sample(self, in_reset: bool, cycle: int = 0) -> bool:
         self.valid_seen = bool(int(self.h_valid.value))
-        if in_reset or not (self.ready and self.valid_seen):
+        payload = int(self.h_payload.value)
+        if in_reset:  # a reset may withdraw a stalled beat
+            self.held = None
+            return False
+        if self.held is not None and (not self.valid_seen or payload != self.held):
+            what = "valid dropped" if not self.valid_seen else f"payload {payload:#x} replaced {self.held:#x}"
+            self.violations.append(f"cycle {cycle}: {what} while out.ready was low")
+        self.held = payload if self.valid_seen and not self.ready else None
+        if not (self.ready and self.valid_seen):
             return False
         self.fired += 1
-        self.on_beat(self.stream.unpack(int(self.h_payload.value)))
+        self.on_beat(self.stream.unpack(payload))
         return True
 
 
@@ -279,6 +294,7 @@ class TB:
         dropped = self.scoreboard.flush()
         self.rst.value = 1
         self.commit()
+        edges = cocotb.start_soon(self._count_rising())  # self-check: rst really spans `cycles` edges
         for _ in range(cycles):
             await FallingEdge(self.clk)
             for s in (self.thr_src, self.beat_src):
@@ -286,9 +302,19 @@ class TB:
             self.commit()
         self.rst.value = 0
         self.commit()
+        held = self._rising
+        edges.cancel()
         self.in_reset = False
         self.last_progress = self.cycle
+        if held != cycles:
+            raise AssertionError(f"reset held rst for {held} rising edges, asked for {cycles}")
         return dropped
+
+    async def _count_rising(self) -> None:
+        self._rising = 0
+        while True:
+            await RisingEdge(self.clk)
+            self._rising += 1
 
     async def _cycle_loop(self) -> None:
         srcs = (self.thr_src, self.beat_src)
@@ -305,7 +331,7 @@ class TB:
             for s in srcs:
                 s.sample()
                 progress |= s.fired
-            progress |= self.sink.sample(self.in_reset)
+            progress |= self.sink.sample(self.in_reset, self.cycle)
             if progress or self.in_reset:
                 self.last_progress = self.cycle
             elif self.cycle - self.last_progress > WATCHDOG_CYCLES and self._pending() and not self.sink.hold:
@@ -321,7 +347,10 @@ class TB:
         return self.thr_src.busy or self.beat_src.busy or self.scoreboard.pending > 0
 
     async def cycles(self, n: int) -> None:
-        await Timer(n * PERIOD_NS, unit="ns")
+        """Wait ``n`` falling edges: edge-based, so a wait started at a falling edge (as every
+        one here is) spans exactly ``n`` rising edges; a Timer could resume before that edge."""
+        if n > 0:
+            await ClockCycles(self.clk, n, FallingEdge)
 
     # -- per-beat jobs ---------------------------------------------------------------------------
     async def wait_thr_done(self) -> None:
@@ -359,20 +388,29 @@ class TB:
         stats = {"test": self.name,
                  "checked": sb.checked, "mismatches": len(sb.mismatches), "missing": sb.pending,
                  "cycles": self.cycle + self.bulk_cycles, "bulk_cycles": self.bulk_cycles,
-                 "bulk_sim_seconds": round(self.bulk_sim_seconds, 4)}
+                 "bulk_sim_seconds": round(self.bulk_sim_seconds, 4), "seed": self.seed,
+                 "stream_violations": len(self.sink.violations)}
         with open(STATS_FILE, "a") as f:
             f.write(json.dumps(stats) + "\n")
         if self._loop is not None and self._loop.done():
             self._loop.result()
             if self.failure:
                 raise self.failure
+        if self.sink.violations:
+            raise AssertionError(f"out stream rule broken {len(self.sink.violations)} times (a stalled beat must "
+                                 f"stay valid and unchanged until taken), first: {self.sink.violations[0]}")
         sb.assert_clean()
 
     # -- bulk jobs through the harness -----------------------------------------------------------
     async def run_bulk(self, jobs: list[Job], workdir: Path = Path("."), src: str | None = None,
                        snk: str | None = None, seed: int | None = None, stall_limit: int = 20000,
-                       tail: int = 64) -> int:
-        """Play ``jobs`` through the harness memories; compares every output; returns cycles used."""
+                       tail: int | None = None) -> int:
+        """Play ``jobs`` through the harness memories; compares every output; returns cycles used.
+
+        After ``h_done`` the output stays watched for ``tail`` cycles with ready high (default:
+        :meth:`Design.out_window`, the core's own latency figures), counted on the harness's
+        ``h_open``, so heavy backpressure stretches the window instead of hiding a late extra beat.
+        """
         thr = [w for j in jobs for w in j.payloads(self.d)[0]]
         final: dict = {}
         for j in jobs:
@@ -402,13 +440,27 @@ class TB:
         self.commit()
         budget = (len(thr) + len(beats) + n_out + 100) * 64 + stall_limit
         t0, c0 = time.perf_counter(), time.process_time()
-        await First(RisingEdge(dut.h_done), Timer(budget * PERIOD_NS, unit="ns"))
+        timeout = Timer(budget * PERIOD_NS, unit="ns")
+        fired = await First(RisingEdge(dut.h_done), timeout)
         sim_s = time.perf_counter() - t0
         self.bulk_sim_cpu_seconds += time.process_time() - c0  # this process runs the simulator too
         cycles = int(dut.h_cycles.value)
-        await self.cycles(tail)  # extra beats after the last expected one would be counted
+        if fired is timeout:
+            raise WatchdogError(f"bulk run: h_done not raised within its budget of {budget} cycles "
+                                f"({int(dut.h_got.value)} of {n_out} outputs after {cycles} cycles)")
+        # extra beats after the last expected one would be counted: wait for `tail` open cycles
+        # (each cycle opens at most one, so waiting the remainder never overshoots by much)
+        tail = self.d.out_window() if tail is None else tail
+        open0 = int(dut.h_open.value)
+        waited = 0
+        while (left := tail - (int(dut.h_open.value) - open0)) > 0 and waited < budget:
+            await self.cycles(left)
+            waited += left
+        if left > 0:
+            raise WatchdogError(f"bulk run: the output opened {tail - left} times in {waited} cycles after done, "
+                                f"fewer than the {tail} open cycles the extra-beat window needs")
         await FallingEdge(self.clk)
-        got, stuck = int(dut.h_got.value), int(dut.h_stuck.value)
+        got, stuck, unstable = int(dut.h_got.value), int(dut.h_stuck.value), int(dut.h_unstable.value)
         dut.h_dump.value = 1
         self.commit()
         await FallingEdge(self.clk)
@@ -425,4 +477,7 @@ class TB:
             raise WatchdogError(f"bulk run stalled: {got} of {n_out} outputs after {cycles} cycles")
         if got > n_out:
             raise AssertionError(f"bulk run produced {got} outputs, expected {n_out}")
+        if unstable:
+            raise AssertionError("bulk run: out stream rule broken (the harness saw a stalled beat withdrawn or "
+                                 "changed before its handshake)")
         return cycles
