@@ -55,3 +55,22 @@ def test_sweep_csv_and_plot(tmp_path):
     assert len(back) == 4 and back[-1]["error"] == "does not fit"
     plot(rows, tmp_path / "s.png")
     assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sweep_exit_status_counts_builds_that_did_not_run(tmp_path, monkeypatch):
+    """A tool error fails the sweep (exit 1); a point that does not fit is a result (exit 0)."""
+    from fpga import sweep
+
+    def fake(errors):
+        def run(points, ex, core):
+            return [{"device": p.device, "board": "b", "rows": p.rows, "cols": p.cols, "k": p.k, "pes": p.rows * p.cols,
+                     "error": e} for p, e in zip(points, errors, strict=True)]
+        return run
+
+    monkeypatch.setattr(sweep, "warm_tools", lambda: None)
+    args = ["--devices", "ice40-up5k", "--sizes", "2x2,4x4", "--out", str(tmp_path)]
+    monkeypatch.setattr(sweep, "run_sweep", fake(["", "does not fit: ICESTORM_LC 6000/5280 used/available"]))
+    assert sweep.main(args) == 0
+    monkeypatch.setattr(sweep, "run_sweep", fake(["", "nextpnr failed (exit 1, log x)"]))
+    assert sweep.main(args) == 1
+    assert (tmp_path / "sweep.csv").is_file()
