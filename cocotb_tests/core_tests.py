@@ -95,7 +95,7 @@ async def _interrupt(tb: TB, d, rng: random.Random, jobs, phase: str, where: str
     if where != "thr":
         await tb.wait_thr_done()
         for j in jobs:
-            tb.scoreboard.expect(j)
+            tb.scoreboard.intend(j)
             tb.beat_src.queue.extend(j.payloads(d)[1])
     total = sum(len(j.beats) for j in jobs)
     for _ in range(100000):

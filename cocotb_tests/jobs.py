@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import random
 
-from golden.reference import ref_array, ref_threshold, threshold_table
+from golden.reference import ref_array
 from golden.stimulus import Case, ThrWrite, cases, make_reduction, max_beats
 from hdl.config import AccelConfig
 
 from .design import Design
+from .model import expected_beats
 from .plan import KINDS
 from .tb import Job
 
@@ -28,22 +29,18 @@ def params(d: Design) -> dict:
     return dict(d.raw["parameters"])
 
 
-def to_job(d: Design, thr_writes, reductions, name: str) -> Job:
-    """Port-level beats and the golden out beats (with per-beat thresholds for coverage)."""
+def to_job(d: Design, thr_writes, reductions, name: str, drain=None, memory=None) -> Job:
+    """Port-level beats and the golden out beats (with per-beat thresholds for coverage).
+
+    ``drain``: the array's beats when the caller computed them (e.g. vectorized for a whole network
+    layer); ``memory``: the threshold writes the outputs see, when not (only) this job's own (a
+    job that reuses entries written by earlier ones writes none itself).
+    """
     p = params(d)
     case = Case(name, tuple(sorted(p.items())), tuple(thr_writes), tuple(reductions))
-    drain = ref_array(p, case.reductions)
-    expected = ref_threshold(p, case.thr_writes, drain)
-    t, pol = threshold_table(p, case.thr_writes)  # [blocks, N, C], [blocks, C] (+-1)
-    meta = [{"thr": t[b["chan_block"]].T.tolist(), "pol": [int(v > 0) for v in pol[b["chan_block"]]]}
-            for b in drain]
+    seen = case.thr_writes if memory is None else tuple(memory)
+    expected, meta = expected_beats(p, seen, case.reductions, drain)
     return Job(case.thr_beats(), case.beats(), expected, meta, name)
-
-
-def to_job_unchecked(d: Design, thr_writes, reductions, expected: list[dict], name: str) -> Job:
-    """A Job whose expected beats the caller computed (e.g. vectorized for a whole network layer)."""
-    case = Case(name, tuple(sorted(params(d).items())), tuple(thr_writes), tuple(reductions))
-    return Job(case.thr_beats(), case.beats(), expected, [], name)
 
 
 def splits(d: Design) -> list[int]:

@@ -16,12 +16,13 @@ import numpy as np
 
 from golden.conventions import PAD_ACT_BIT, PAD_WGT_BIT, pack_bits, threshold, unpack_bits
 from golden.errors import ProgramError
-from golden.intmodel import popcount_matmul
+from golden.intmodel import combine_planes, popcount_matmul
 from golden.program import Program
+from golden.reference import drain_beats
 from golden.stimulus import Reduction, ThrWrite
 
 from .design import Design
-from .jobs import to_job_unchecked
+from .jobs import params, to_job
 from .tb import Job
 
 
@@ -65,21 +66,21 @@ class LayerRun:
         sg = np.ones(self.tiles_c * C, dtype=np.int64)
         if thr is not None:
             t[:self.n_out], sg[:self.n_out] = core_threshold(thr, pol, d.max_fanin)
-        y = threshold(p, t[None, :], sg[None, :]).astype(np.int64)
         self.jobs: list[Job] = []
         self.order: list[tuple[int, int]] = []  # (row tile, column tile) of every job, in order
         nw = aw.shape[1]
         acts = [tuple(tuple(aw[ti * R:(ti + 1) * R, j].tolist()) for j in range(nw)) for ti in range(self.tiles_r)]
         wgts = [tuple(tuple(ww[u * C:(u + 1) * C, j].tolist()) for j in range(nw)) for u in range(self.tiles_c)]
-        p_l, y_l = p.tolist(), y.tolist()
+        par = params(d)
         for u in range(self.tiles_c):
             cs = slice(u * C, (u + 1) * C)
             write = ThrWrite(0, tuple(t[cs].tolist()), tuple(int(v > 0) for v in sg[cs]))
             for ti in range(self.tiles_r):
-                expected = [{"row": r, "p": p_l[ti * R + r][cs], "y": y_l[ti * R + r][cs], "last_row": int(r == R - 1)}
-                            for r in range(R)]
-                self.jobs.append(to_job_unchecked(d, [write] if ti == 0 else [], [Reduction(acts[ti], wgts[u], 0, 0)],
-                                                  expected, f"{name}/c{u}/r{ti}"))
+                # the golden framing (split 0: one beat per row) of the vectorized popcounts; y from
+                # the golden threshold unit with the tile's entry (written by the tile's first job)
+                drain = drain_beats(par, p[ti * R:(ti + 1) * R, cs])
+                self.jobs.append(to_job(d, [write] if ti == 0 else [], [Reduction(acts[ti], wgts[u], 0, 0)],
+                                        f"{name}/c{u}/r{ti}", drain=drain, memory=[write]))
                 self.order.append((ti, u))
 
     def assemble(self, d: Design, beats: list[dict], field: str) -> np.ndarray:
@@ -96,12 +97,6 @@ class LayerRun:
 
 def weight_bits(program: Program, layer: dict) -> np.ndarray:
     return unpack_bits(program.tensor(f"{layer['name']}.weight"), layer["k"])
-
-
-def u8_combine(planes_p: list[np.ndarray], w_bits: np.ndarray, k: int) -> np.ndarray:
-    """sum_b 2^b (P_b + popcount(w) - k): the signed dot product of u8 pixels with +-1 weights."""
-    popw = w_bits.sum(axis=1, dtype=np.int64)[None, :]
-    return sum((pb + popw - k) << b for b, pb in enumerate(planes_p))
 
 
 class NetworkInput:
@@ -189,7 +184,7 @@ def run_program(build, inp: NetworkInput, run_root, log=print, seed: int = 1) ->
                                f"{sum(len(r.jobs) for r in runs) * d.rows} ({res['failed']})")
         if layer["acc"] == "u8dot":
             planes = [r.assemble(d, beats[b * per:(b + 1) * per], "p") for b, r in enumerate(runs)]
-            acc = u8_combine(planes, w, k)
+            acc = combine_planes(planes, w.sum(axis=1, dtype=np.int64), k)  # as the integer model does
             a = threshold(acc, program.tensor(f"{layer['name']}.thresholds")[:, 0],
                           program.tensor(f"{layer['name']}.polarity"))
         elif op == "dense":

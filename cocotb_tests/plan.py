@@ -1,9 +1,12 @@
 """Test plans: all stimulus and golden outputs of one simulator run, made on the host beforehand.
 
-Why: the golden model imports torch, which takes ~20 s to import inside the simulator's embedded
-Python (and every simulator run would pay it). The host (pytest worker, ``make sim``) computes
-every job once, pickles the plan into the run directory, and the cocotb tests only drive, monitor
-and compare. Keys name what a test consumes; both sides build them with the helpers below.
+Why: making the stimulus needs the generator's configuration code (hdl.config, Amaranth) and
+looks at golden popcounts to aim thresholds; the host (pytest worker, ``make sim``) computes every
+job once, pickles the plan into the run directory, and the cocotb tests only drive, monitor and
+compare. A job's golden out beats are what bulk runs check against; per-beat runs check against the
+input monitor's model (cocotb_tests/model.py, golden.reference in the simulator) and use the job's
+beats as a cross-check of the driver. Keys name what a test consumes; both sides build them with
+the helpers below.
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ SHARED_KEY = "shared"  # golden.stimulus.cases() whose parameters equal this con
 
 def make_plan(d: Design, groups, seed: int = 1, scale: float = 1.0) -> dict[str, list[Job]]:
     """Every job the given test groups consume, from the shared stimulus and golden model."""
-    from . import coverage, jobs  # host side only: imports the golden model (torch)
+    from . import coverage, jobs  # host side only: the stimulus generators
     from .traffic import STALL_NAMES
 
     def n(base: int) -> int:

@@ -8,7 +8,11 @@ Two ways to drive the same Verilated harness (see :mod:`cocotb_tests.harness`):
 - bulk (``h_ext = 0``): jobs are written to hex files, the harness plays them at the chosen
   idle/backpressure pattern and records every output beat; Python waits for one ``h_done`` edge.
 
-Both feed the same in-order :class:`Scoreboard` with expected beats from the golden model.
+Both feed the same in-order :class:`Scoreboard` with expected beats from the golden model. Per beat,
+those come from an input monitor: it samples the ``thr`` and ``beat`` handshakes, the model
+(:mod:`cocotb_tests.model`) rebuilds the threshold memory and the reductions the core accepted,
+and each accepted ``last`` queues that reduction's expected out beats; the jobs' precomputed beats
+only cross-check the driver. Bulk runs take the jobs' beats (the harness plays them unobserved).
 
 Handshake timing: inputs are written on the falling edge, then the testbench waits for ReadOnly
 and samples valid & ready. Nothing changes between that moment and the next rising edge, so the
@@ -35,6 +39,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdg
 from . import coverage
 from .design import Design, Stream
 from .harness import BEAT_DEPTH, BEAT_HEX, OUT_DEPTH, OUT_HEX, THR_DEPTH, THR_HEX, read_hex, write_hex
+from .model import CoreModel, InputMonitor
 from .traffic import PATTERNS, Pattern
 
 PERIOD_NS = 10
@@ -48,7 +53,8 @@ class WatchdogError(AssertionError):
 
 @dataclass
 class Job:
-    """One unit of stimulus: threshold writes, input beats, and the golden output beats.
+    """One unit of stimulus: threshold writes, input beats, and the golden output beats (what bulk
+    runs check against; per beat, the cross-check of the input monitor's model).
 
     Entries are field dicts of the stream payloads (names from config.json). ``meta`` has one dict
     per expected beat (thresholds and polarity of its channels) for functional coverage.
@@ -69,14 +75,23 @@ class Job:
 
 
 class Scoreboard:
-    """In-order checker: every output beat must equal the next expected one, and none may be extra."""
+    """In-order checker: every output beat must equal the next expected one, and none may be extra.
+
+    Expected beats come from the golden model: per beat, from :class:`cocotb_tests.model.CoreModel`
+    fed by the input monitor (:meth:`predicted`); in bulk runs, from the jobs (:meth:`expect`).
+    Per beat, the jobs' precomputed beats wait in ``intended`` (:meth:`intend`) and each beat the
+    model predicts must equal the next of them: a cross-check that the core was given what the jobs
+    hold (a driver bug shows here, as a ``stimulus:`` mismatch, even if the core answers it right).
+    """
 
     def __init__(self, log, on_match=None, keep: bool = False):
         self.log = log
         self.keep = keep  # also keep every received beat (network runs read them back)
         self.received: list[dict] = []
         self.queue: deque = deque()
+        self.intended: deque = deque()
         self.checked = 0
+        self.predicted_n = 0  # beats the model predicted (per beat)
         self.mismatches: list[str] = []
         self.on_match = on_match  # called with (expected, meta) for coverage
 
@@ -84,41 +99,67 @@ class Scoreboard:
         metas = job.meta or [{}] * len(job.expected)
         self.queue.extend((job.name, i, e, m) for i, (e, m) in enumerate(zip(job.expected, metas, strict=True)))
 
+    def intend(self, job: Job) -> None:
+        self.intended.extend((job.name, i, e) for i, e in enumerate(job.expected))
+
+    def predicted(self, beats: list[dict], metas: list[dict]) -> None:
+        """Beats the model expects from a reduction the core accepted: cross-checked against the
+        jobs' intended beats, then queued for the core's outputs."""
+        for exp, meta in zip(beats, metas, strict=True):
+            self.predicted_n += 1
+            if not self.intended:
+                name, i = "monitor", self.predicted_n - 1
+                self.fail(f"stimulus: the core accepted a reduction no job holds (model beat {_short(exp)})")
+            else:
+                name, i, want = self.intended.popleft()
+                bad = [k for k, v in want.items() if exp.get(k) != v]
+                if bad:
+                    self.fail(f"stimulus: {name} beat {i}: the accepted input gives fields {bad} = "
+                              f"{_short({k: exp.get(k) for k in bad})}, the job expects "
+                              f"{_short({k: want[k] for k in bad})} (the driver sent other beats)")
+            self.queue.append((name, i, exp, meta))
+
     def flush(self) -> int:
-        n = len(self.queue)
+        """Reset: forget every expected beat (predicted or intended); returns how many."""
+        n = len(self.queue) + len(self.intended)
         self.queue.clear()
+        self.intended.clear()
         return n
 
     def got(self, beat: dict) -> None:
         if self.keep:
             self.received.append(beat)
         if not self.queue:
-            self._fail(f"unexpected output beat (nothing pending): {_short(beat)}")
+            self.fail(f"unexpected output beat (nothing pending): {_short(beat)}")
             return
         name, i, exp, meta = self.queue.popleft()
         bad = [k for k, v in exp.items() if beat.get(k) != v]
         if bad:
-            self._fail(f"{name} beat {i}: fields {bad} differ: expected "
-                       f"{_short({k: exp[k] for k in bad})} got {_short({k: beat.get(k) for k in bad})}")
+            self.fail(f"{name} beat {i}: fields {bad} differ: expected "
+                      f"{_short({k: exp[k] for k in bad})} got {_short({k: beat.get(k) for k in bad})}")
         else:
             self.checked += 1
             if self.on_match:
                 self.on_match(exp, meta)
 
-    def _fail(self, msg: str) -> None:
+    def fail(self, msg: str) -> None:
         self.mismatches.append(msg)
         if len(self.mismatches) <= 10:
             self.log.error("scoreboard: %s", msg)
 
     @property
     def pending(self) -> int:
-        return len(self.queue)
+        """Beats still to come: predicted and not received, plus intended and not yet predicted."""
+        return len(self.queue) + len(self.intended)
 
     def assert_clean(self) -> None:
         if self.mismatches:
             raise AssertionError(f"{len(self.mismatches)} mismatches, first: {self.mismatches[0]}")
         if self.queue:
             raise AssertionError(f"{len(self.queue)} expected output beats never came")
+        if self.intended:
+            raise AssertionError(f"{len(self.intended)} output beats the jobs hold were never predicted: the core "
+                                 "did not accept all of their beats")
 
 
 def _short(d: dict, limit: int = 240) -> str:
@@ -234,6 +275,9 @@ class TB:
         self.thr_src = _Source(dut, design.thr, self.src_pattern, self.rng)
         self.beat_src = _Source(dut, design.beat, self.src_pattern, self.rng)
         self.sink = _Sink(dut, design.out, self.snk_pattern, self.rng, self.scoreboard.got)
+        self.model = CoreModel(design.raw["parameters"])
+        self.monitor = InputMonitor(dut, design, self.model, self.scoreboard.predicted, self._reset_seen,
+                                    self._written)
         self.cycle = 0
         self.last_progress = 0
         self.in_reset = False
@@ -245,6 +289,15 @@ class TB:
 
     def _covered(self, expected: dict, meta: dict) -> None:
         coverage.sample_beat(expected, meta, self.snk_pattern.name, self.reset_phase)
+
+    def _reset_seen(self) -> None:
+        """The monitor saw rst high: every result in flight is gone (as in the core)."""
+        self.scoreboard.flush()
+
+    def _written(self, changed: bool) -> None:
+        if changed and (self.scoreboard.queue or self.model.open is not None):
+            self.scoreboard.fail(f"testbench: threshold entry rewritten at cycle {self.cycle} while results are in "
+                                 "flight (the model cannot tell which contents they read)")
 
     # -- clock, reset, mode --------------------------------------------------------------------
     def commit(self) -> None:
@@ -284,7 +337,9 @@ class TB:
     async def reset(self, phase: str, cycles: int = 2) -> int:
         """Synchronous reset for ``cycles`` clocks in the middle of whatever runs.
 
-        Drops queued input and forgets pending expectations; returns how many were dropped.
+        Drops queued input and forgets pending expectations (those the model predicted and those the
+        jobs hold); returns how many were dropped. The monitor sees rst too and drops the model's
+        open reduction.
         ``phase`` labels the outputs checked afterwards for coverage.
         """
         self.reset_phase = phase
@@ -327,6 +382,7 @@ class TB:
             self.sink.drive()
             self.commit()
             await ReadOnly()
+            self.monitor.sample()  # before the sink: beats the model predicts now are queued first
             progress = False
             for s in srcs:
                 s.sample()
@@ -359,9 +415,10 @@ class TB:
     async def run(self, job: Job, settle: int = 0) -> None:
         """Thresholds first (all written), then beats; returns when every expected output came.
 
-        The watchdog in the cycle loop fails the test if the core stops making progress.
+        The watchdog in the cycle loop fails the test if the core stops making progress. The
+        expected outputs come from the input monitor; the job's own beats are the cross-check.
         """
-        self.scoreboard.expect(job)
+        self.scoreboard.intend(job)
         thr, beats = job.payloads(self.d)
         self.thr_src.queue.extend(thr)
         await self._until(lambda: not self.thr_src.busy)
@@ -387,6 +444,7 @@ class TB:
         sb = self.scoreboard
         stats = {"test": self.name,
                  "checked": sb.checked, "mismatches": len(sb.mismatches), "missing": sb.pending,
+                 "predicted": sb.predicted_n,
                  "cycles": self.cycle + self.bulk_cycles, "bulk_cycles": self.bulk_cycles,
                  "bulk_sim_seconds": round(self.bulk_sim_seconds, 4), "seed": self.seed,
                  "stream_violations": len(self.sink.violations)}

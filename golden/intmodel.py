@@ -21,7 +21,7 @@ from golden.conventions import pack_bits, threshold, xnor_popcount
 from golden.data import BINARY_INPUT_THRESHOLD
 from golden.program import Program
 
-__all__ = ["IntModel", "Result"]
+__all__ = ["IntModel", "Result", "combine_planes", "popcount_matmul"]
 
 _CHUNK_ELEMS = 1 << 22  # bounds the [rows, out, words] temporary of one popcount step
 
@@ -43,6 +43,17 @@ def popcount_matmul(a_words: np.ndarray, w_words: np.ndarray, k: int) -> np.ndar
     for s in range(0, m, step):
         out[s:s + step] = xnor_popcount(a_words[s:s + step, None, :], w_words[None, :, :], k)
     return out
+
+
+def combine_planes(planes_p, popw, k: int) -> np.ndarray:
+    """sum_b 2^b (P_b + popcount(w) - k): the signed dot product of u8 pixels with +-1 weights,
+    from the popcounts P_b [M, out] of bit planes b = 0, 1, ... (an iterable: one plane at a time)
+    and popw, the popcount of each weight row [out]."""
+    acc = None
+    for b, pb in enumerate(planes_p):
+        term = (pb + popw - k) << b
+        acc = term if acc is None else acc + term
+    return acc
 
 
 def _im2col(x: np.ndarray, ker: int, stride: int) -> tuple[np.ndarray, int, int]:
@@ -69,11 +80,7 @@ class IntModel:
         if layer["acc"] == "popcount":
             return popcount_matmul(pack_bits(rows), w, k)
         popw = np.bitwise_count(w).sum(axis=-1, dtype=np.int64)  # u8 pixels: one pass per bit plane
-        acc = None
-        for b in range(8):
-            term = (popcount_matmul(pack_bits((rows >> b) & 1), w, k) + popw - k) << b
-            acc = term if acc is None else acc + term
-        return acc
+        return combine_planes((popcount_matmul(pack_bits((rows >> b) & 1), w, k) for b in range(8)), popw, k)
 
     def _fire(self, layer: dict, acc: np.ndarray) -> np.ndarray:
         name = layer["name"]

@@ -14,7 +14,7 @@ import numpy as np
 
 from golden.conventions import multi_threshold, pack_bits, unpack_words, xnor_popcount
 
-__all__ = ["acc_width", "ref_array", "ref_core", "ref_pe", "ref_threshold", "threshold_table"]
+__all__ = ["acc_width", "drain_beats", "ref_array", "ref_core", "ref_pe", "ref_threshold", "threshold_table"]
 
 
 def acc_width(params) -> int:
@@ -42,7 +42,6 @@ def ref_array(params, reductions) -> list[dict]:
     acc_width bits exactly as the hardware does (a stimulus within max_fanin never wraps).
     """
     R, C, K, W = (int(params[n]) for n in ("rows", "cols", "k", "weight_rows"))
-    mask = (1 << acc_width(params)) - 1
     out = []
     for red in reductions:
         p = np.zeros((R, C), dtype=np.int64)
@@ -51,10 +50,17 @@ def ref_array(params, reductions) -> list[dict]:
             for c in range(C):
                 w_words = [beat[(r % W) * C + c] for beat in red.wgt]
                 p[r, c] = ref_pe(a_words, w_words, K)
-        for lo, hi in _groups(R, red.split):
-            out.append({"row": lo, "p": [int(p[lo:hi, c].sum()) & mask for c in range(C)],
-                        "last_row": int(hi == R), "chan_block": red.chan_block})
+        out.extend(drain_beats(params, p, red.split, red.chan_block))
     return out
+
+
+def drain_beats(params, p, split: int = 0, chan_block: int = 0) -> list[dict]:
+    """Drain beats of one reduction from the P of every PE (p [rows, cols]): per split group, the
+    summed P of each column, wrapped at acc_width bits (the framing ref_array uses)."""
+    R, C = int(params["rows"]), int(params["cols"])
+    mask = (1 << acc_width(params)) - 1
+    return [{"row": lo, "p": [int(p[lo:hi, c].sum()) & mask for c in range(C)], "last_row": int(hi == R),
+             "chan_block": chan_block} for lo, hi in _groups(R, split)]
 
 
 def threshold_table(params, thr_writes) -> tuple[np.ndarray, np.ndarray]:
