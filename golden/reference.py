@@ -42,16 +42,25 @@ def ref_array(params, reductions) -> list[dict]:
     acc_width bits exactly as the hardware does (a stimulus within max_fanin never wraps).
     """
     R, C, K, W = (int(params[n]) for n in ("rows", "cols", "k", "weight_rows"))
+    pick = (np.arange(R)[:, None] % W) * C + np.arange(C)[None, :]  # PE (r, c) takes weight word (r % W) C + c
     out = []
     for red in reductions:
-        p = np.zeros((R, C), dtype=np.int64)
-        for r in range(R):
-            a_words = [beat[r] for beat in red.act]
-            for c in range(C):
-                w_words = [beat[(r % W) * C + c] for beat in red.wgt]
-                p[r, c] = ref_pe(a_words, w_words, K)
+        # every PE at once: ref_pe's P (tests/test_golden_reference.py holds the two equal), vectorized
+        # because testbench monitors call this per reduction (a 32x32 per PE in Python: ~10x slower)
+        a = pack_bits(_word_bits(red.act, K))
+        w = pack_bits(_word_bits(red.wgt, K))
+        p = xnor_popcount(a[:, None, :], w[pick], len(red.act) * K).astype(np.int64)
         out.extend(drain_beats(params, p, red.split, red.chan_block))
     return out
+
+
+def _word_bits(beats, k: int) -> np.ndarray:
+    """beats [B][N] of k-bit words -> bits [N, B k] uint8, each word LSB first (as unpack_words)."""
+    nbytes = (k + 7) // 8
+    buf = b"".join((int(w) & ((1 << k) - 1)).to_bytes(nbytes, "little") for beat in beats for w in beat)
+    n = len(beats[0]) if beats else 0
+    bits = np.unpackbits(np.frombuffer(buf, np.uint8), bitorder="little").reshape(len(beats), n, nbytes * 8)
+    return np.ascontiguousarray(bits[:, :, :k].transpose(1, 0, 2)).reshape(n, len(beats) * k)
 
 
 def drain_beats(params, p, split: int = 0, chan_block: int = 0) -> list[dict]:
