@@ -8,7 +8,7 @@ equality property must FAIL on it (an inequality acc <= shadow would have passed
 import pytest
 
 from hdl.config import AccelConfig
-from tests.formal.props import PeShadow, SkewEquiv, StreamContract, ThresholdRef
+from tests.formal.props import PeShadow, SkewEquiv, SkidRef, StreamContract, ThresholdRef
 from tests.formal.run import run_sby
 
 
@@ -90,3 +90,11 @@ def test_skew_ram_lines_equal_flip_flop_lines(lut):
 def test_skew_lines_against_a_longer_reference_fail(lut):
     ok, _log = run_sby(SkewEquiv(SKEW_DELAYS[lut], lut, ref_extra=1), "bmc", 24)
     assert not ok, "RAM skew lines matched delay lines one cycle longer"
+
+
+@pytest.mark.parametrize("params", [{"rows": 2, "cols": 1, "k": 1, "max_fanin": 4},
+                                    {"rows": 3, "cols": 2, "k": 7, "max_fanin": 70, "n_thresholds": 2}])
+def test_skid_buffer_equals_an_ideal_queue(params):
+    """A held beat lost, replaced or reloaded while full passed the core's stream contract (audit)."""
+    ok, log = run_sby(SkidRef(AccelConfig(**params)), "bmc", 12)
+    assert ok, log

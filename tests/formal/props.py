@@ -194,3 +194,33 @@ class SkewEquiv(wiring.Component):
             with m.If(age >= n):
                 m.d.comb += Assert(outs[i] == ref)
         return m
+
+
+class SkidRef(wiring.Component):
+    """SkidBuffer against an ideal zero-latency queue: out.valid iff a taken beat is undelivered (or
+    one is being taken), and its payload is the oldest such beat. The core's stream contract checks
+    stability and order at the core's ports, where a lost or replaced skid beat can hide."""
+
+    def __init__(self, cfg: AccelConfig):
+        from hdl.skid import SkidBuffer
+
+        self._skid = SkidBuffer
+        self.lay = drain_layout(cfg)
+        super().__init__({"inp_valid": In(1), "inp_payload": In(self.lay), "out_ready": In(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.sk = sk = self._skid(self.lay)
+        m.d.comb += [sk.inp.valid.eq(self.inp_valid), sk.inp.payload.eq(self.inp_payload),
+                     sk.out.ready.eq(self.out_ready)]
+        m.submodules.q = q = SyncFIFO(width=len(self.inp_payload.as_value()), depth=3)
+        took = sk.inp.valid & sk.inp.ready
+        gave = sk.out.valid & sk.out.ready
+        passthru = took & ~q.r_rdy & gave
+        m.d.comb += [Assert(sk.out.valid == (q.r_rdy | took)),
+                     Assert(~sk.out.valid | (sk.out.payload.as_value()
+                                             == Mux(q.r_rdy, q.r_data, self.inp_payload.as_value()))),
+                     q.w_data.eq(self.inp_payload.as_value()), q.w_en.eq(took & ~passthru),
+                     q.r_en.eq(gave & q.r_rdy),
+                     Assert(q.w_rdy | ~(took & ~passthru))]  # never more than its one held beat
+        return m
