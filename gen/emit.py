@@ -35,7 +35,8 @@ STREAM_MEANING = {
 FIELD_MEANING = {
     ("beat", "act"): "activation word of row r (k bits, LSB-first packing, pad bit 0)",
     ("beat", "wgt"): "weight word j*cols + c: weight row j (PE row r uses j = r % weight_rows), column c; pad bit 1",
-    ("beat", "first"): "first beat of a reduction: accumulators restart; split and chan_block are latched",
+    ("beat", "first"): ("first beat of a reduction: accumulators restart; split and chan_block are latched. Every "
+                          "reduction opens with it (the beat after a `last` and after a reset)"),
     ("beat", "last"): "last beat of a reduction: results drain (waits while the previous one drains)",
     ("beat", "split"): "rows per drained group = 2**split (last group truncated at rows); sums partial P",
     ("beat", "chan_block"): "threshold-memory entry used for this reduction's outputs",
@@ -156,13 +157,17 @@ def config_dict(cfg: AccelConfig, style: str = "pair") -> dict:
         "latency": {
             "fill": cfg.fill_latency(),
             "out": cfg.out_latency(),
+            "out_beats": [list(cfg.out_beat_latencies(s)) for s in range(1 << cfg.split_width)],
             "drain_cycles": cfg.drain_cycles(),
             "reduction_period": cfg.reduction_period(),
             "credit_round_trip": cfg.credit_round_trip(),
             "meaning": {
                 "fill": "cycles from the `last` handshake until every PE holds its result",
-                "out": "cycles from the `last` handshake to the first out beat valid (out.ready high)",
-                "drain_cycles": "cycles the drain reads rows (one row per cycle, one out beat per group)",
+                "out": "cycles from the `last` handshake to the first out beat valid at split 0 (out.ready high)",
+                "out_beats": ("out_beats[s][g]: cycles from the `last` handshake to out beat g valid at split s "
+                              "(out.ready high; beats 2**s cycles apart, fewer credits than credit_round_trip "
+                              "spread them further)"),
+                "drain_cycles": "cycles the drain reads rows (one row per cycle, one out beat per group of 2**split)",
                 "reduction_period": "a `last` beat is not accepted sooner than this after the previous one",
                 "credit_round_trip": ("out_fifo > 0: cycles an out beat holds its FIFO credit; out_fifo >= this "
                                       "keeps one out beat per cycle"),
@@ -206,7 +211,10 @@ def c_header(cfg: AccelConfig, style: str = "pair") -> str:
     for k, v in d["derived"].items():
         define(_c_name("XNORGEN", k), v)
     for k, v in d["latency"].items():
-        if k != "meaning":
+        if k == "out_beats":  # one initializer list per split value
+            for split, lats in enumerate(v):
+                define(_c_name("XNORGEN_LATENCY", k, "split", split), "{" + ", ".join(map(str, lats)) + "}")
+        elif k != "meaning":
             define(_c_name("XNORGEN_LATENCY", k), v)
     lines.append("")
     for p in d["ports"]:

@@ -221,11 +221,36 @@ class AccelConfig:
         return self.acc_lfsr * self.overlap
 
     def out_latency(self) -> int:
-        """Cycles from the `last` handshake to the first out beat being valid (out.ready held high).
-
-        fill, then the drain (`_drain_latency`).
+        """Cycles from the `last` handshake to the first out beat being valid (out.ready held high)
+        at split 0: fill, then the drain (`_drain_latency`). Every beat: `out_beat_latencies`.
         """
         return self.fill_latency() + self._drain_latency(bool(self.out_fifo))
+
+    def out_beat_latencies(self, split: int) -> tuple[int, ...]:
+        """Cycles from the `last` handshake to each out beat being valid, group by group, for a
+        reduction with this `split` field (out.ready held high). Exact for every reduction when
+        out_fifo is 0 or >= credit_round_trip(); with fewer credits, for one whose predecessor's
+        credits are all back (else its rows also wait for those).
+
+        The drain reads one row per cycle and a group of 2**split rows (the last one truncated at R)
+        leaves out_latency() - 1 cycles after reading its last row. With out_fifo credits (N of them,
+        back credit_round_trip() = T cycles after the read of a group's last row) no row is read while
+        N beats hold one, so group j's last row is read at
+        c_j = max(c_{j-1} + 1, c_{j-N} + T) + rows_j - 1 (c_{-1} = -1; no c_{j-N} term for j < N;
+        none at all without out_fifo or with out_fifo >= T): at split 0 and enough credits the beats
+        leave on consecutive cycles, at split s 2**s cycles apart, and the last at out_latency() + R - 1.
+        """
+        if not (_is_int(split) and 0 <= split < 1 << self.split_width):
+            raise ValueError(f"split must be an integer in 0..{(1 << self.split_width) - 1}, not {split!r}")
+        n, t = self.out_fifo, self.credit_round_trip()
+        reads: list[int] = []
+        for lo in range(0, self.rows, 1 << split):
+            size = min(lo + (1 << split), self.rows) - lo
+            start = reads[-1] + 1 if reads else 0
+            if 0 < n < t and len(reads) >= n:
+                start = max(start, reads[-n] + t)
+            reads.append(start + size - 1)
+        return tuple(self.out_latency() + c for c in reads)
 
     def _drain_latency(self, credit: bool) -> int:
         """Registers from a row read to its out beat: row read, [the LFSR decode,] group sum (the array's drain beat),

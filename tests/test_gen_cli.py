@@ -96,6 +96,7 @@ def test_config_json_describes_ports_and_fields(tmp_path):
     cfg = AccelConfig(rows=3, cols=2, k=7, n_thresholds=2, channels=6)
     assert cfgj["parameters"] == cfg.params()
     assert cfgj["latency"]["out"] == cfg.out_latency()
+    assert cfgj["latency"]["out_beats"] == [[9, 10, 11], [10, 11], [11], [11]]  # 3 rows: split 0..3
     ports = {p["name"]: p for p in cfgj["ports"]}
     for name, lay in (("beat", beat_layout(cfg)), ("thr", thr_layout(cfg)), ("out", out_layout(cfg))):
         st = cfgj["streams"][name]
@@ -131,7 +132,9 @@ def _expected_macros(cfgj: dict) -> dict[str, str]:
            "XNORGEN_SIM_SOURCES": json.dumps(" ".join(cfgj["sim_sources"]))}
     for section in ("parameters", "derived"):
         exp.update({c("XNORGEN", k): str(v) for k, v in cfgj[section].items()})
-    exp.update({c("XNORGEN_LATENCY", k): str(v) for k, v in cfgj["latency"].items() if k != "meaning"})
+    exp.update({c("XNORGEN_LATENCY", k): str(v) for k, v in cfgj["latency"].items() if k not in ("meaning", "out_beats")})
+    exp.update({c("XNORGEN_LATENCY_OUT_BEATS_SPLIT", s): "{" + ", ".join(map(str, lats)) + "}"
+                for s, lats in enumerate(cfgj["latency"]["out_beats"])})
     exp.update({c("XNORGEN_PORT", p["name"], "width"): str(p["width"]) for p in cfgj["ports"]})
     for s, sd in cfgj["streams"].items():
         exp[c("XNORGEN", s, "payload_width")] = str(sd["width"])

@@ -98,6 +98,39 @@ def test_latency_matches_config(style):
         assert out.cycles[-1] - out.cycles[0] == cfg.drain_cycles() - 1
 
 
+BEAT_TIMING = [
+    {"rows": 8, "cols": 3, "k": 7, "max_fanin": 70},
+    {"rows": 3, "cols": 2, "k": 7, "max_fanin": 70, "overlap": 0, "acc_lfsr": 1},
+    {"rows": 8, "cols": 3, "k": 7, "max_fanin": 70, "out_fifo": 1},  # one credit: a beat per round trip
+    {"rows": 8, "cols": 3, "k": 7, "max_fanin": 70, "out_fifo": 3},
+    {"rows": 8, "cols": 3, "k": 7, "max_fanin": 70, "out_fifo": 13},  # more credits than the round trip
+    {"rows": 9, "cols": 3, "k": 7, "max_fanin": 70, "weight_hop": 2, "out_fifo": 4, "drain_hop": 2},
+    {"rows": 7, "cols": 7, "k": 7, "max_fanin": 70, "act_hop": 2, "weight_hop": 1, "out_fifo": 3, "drain_hop": 2,
+     "drain_regs": 2, "acc_lfsr": 1, "drain_gate": 1},
+]
+
+
+@pytest.mark.parametrize("params", BEAT_TIMING, ids=lambda p: "_".join(f"{k}{v}" for k, v in p.items()))
+def test_every_out_beat_at_its_latency(params):
+    """Out beat g of a reduction at split s is valid exactly out_beat_latencies(s)[g] cycles after the
+    `last` handshake, for every split field value (config.json's out_beats); the split-0 `out` alone
+    said nothing about splits, where beats are 2**s cycles apart, nor about too few credits."""
+    p = {"weight_rows": 1, "weight_hop": 4, "n_thresholds": 1, "channels": params["cols"], **params}
+    for split in range(1 << AccelConfig(**p).split_width):
+        case = random_case("beats", p, n_red=1, beats=1, idle=0.0, backpressure=0.0, split=split)
+        cfg, expect, out, beat, _ = simulate_core(case)
+        assert out.items == expect
+        assert [c - beat.sent_cycles[-1] for c in out.cycles] == list(cfg.out_beat_latencies(split)), split
+
+
+def test_out_beat_latencies_take_split_field_values_only():
+    cfg = AccelConfig(rows=3, cols=2, k=7, max_fanin=70)
+    assert [len(cfg.out_beat_latencies(s)) for s in range(4)] == [3, 2, 1, 1]  # groups of 1, 2, 4 rows
+    for bad in (-1, 4, 1.0, True):
+        with pytest.raises(ValueError, match=rf"^split must be an integer in 0\.\.3, not {bad!r}$"):
+            cfg.out_beat_latencies(bad)
+
+
 @pytest.mark.parametrize("act_hop,drain_hop,drain_regs,acc_lfsr,gate", [(1, 0, 1, 0, 0), (2, 0, 1, 0, 0),
                                                                          (2, 4, 1, 0, 0), (2, 8, 2, 0, 0),
                                                                          (2, 8, 2, 1, 0), (2, 8, 2, 1, 1)])
