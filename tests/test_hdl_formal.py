@@ -1,5 +1,5 @@
-"""Formal proofs with yowasp-sby + yices: PE == wide shadow sum, stream contract, threshold unit == reference,
-RAM skew lines == flip-flop delay lines.
+"""Formal proofs with yowasp-sby + yices: PE == wide shadow sum, stream contract with beat order, response
+bound and exact beat cycles, threshold unit == reference, RAM skew lines == flip-flop delay lines.
 
 The broken-PE test keeps the proof honest: a PE whose accumulator is one bit too narrow wraps, and the
 equality property must FAIL on it (an inequality acc <= shadow would have passed).
@@ -8,7 +8,7 @@ equality property must FAIL on it (an inequality acc <= shadow would have passed
 import pytest
 
 from hdl.config import AccelConfig
-from tests.formal.props import PeShadow, SkewEquiv, SkidRef, StreamContract, ThresholdRef
+from tests.formal.props import OutOrder, OutTiming, PeShadow, SkewEquiv, SkidRef, ThresholdRef, longest_wait
 from tests.formal.run import run_sby
 
 
@@ -52,16 +52,49 @@ def test_short_lfsr_pe_fails_formal(style):
     ({"rows": 2, "cols": 2, "k": 2, "max_fanin": 6, "weight_hop": 1}, 20),
     ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_rows": 3, "overlap": 0}, 16),
     ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 3}, 20),  # the credit FIFO's output
-    ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 1}, 20),  # one credit: a beat at a time
+    ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 1}, 24),  # one credit: a beat at a time
     ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_hop": 1, "out_fifo": 4, "drain_hop": 1}, 24),
     # gated drain registers (one drain stage more)
     ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_hop": 1, "out_fifo": 5, "drain_hop": 1,
       "drain_gate": 1}, 26),
 ])
-def test_core_stream_contract(params, depth):
-    """BMC deep enough for a reduction, its drain under back-pressure and the next `last`."""
-    ok, log = run_sby(StreamContract(AccelConfig(**params)), "bmc", depth)
+def test_core_stream_contract_order_and_response(params, depth):
+    """BMC deep enough for a reduction, its drain under back-pressure and the next `last`: the stream
+    contract, each reduction's beats in order, and no owed beat further away than `longest_wait`
+    (OutOrder; the contract alone passed a core that never raised out.valid, and one whose threshold
+    unit took beats while stalled)."""
+    ok, log = run_sby(OutOrder(AccelConfig(**params)), "bmc", depth)
     assert ok, log
+
+
+def test_response_bound_is_tight():
+    """One cycle less than `longest_wait` fails: the bound is what the core does, not a loose one."""
+    cfg = AccelConfig(rows=2, cols=2, k=2, max_fanin=6, weight_hop=1)
+    ok, _log = run_sby(OutOrder(cfg, bound=longest_wait(cfg) - 1), "bmc", 20)
+    assert not ok, "an owed beat never waited longest_wait cycles"
+
+
+TIMING = [
+    ({"rows": 2, "cols": 2, "k": 2, "max_fanin": 6, "weight_hop": 1}, 20),
+    ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_rows": 3, "overlap": 0}, 16),
+    ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 9}, 24),  # credits = the round trip
+    ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_hop": 1, "out_fifo": 12, "drain_hop": 1}, 30),
+    ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_hop": 1, "out_fifo": 13, "drain_hop": 1,
+      "drain_gate": 1}, 30),
+]
+
+
+@pytest.mark.parametrize("params,depth", TIMING)
+def test_core_out_beats_at_their_latencies(params, depth):
+    """Out beat g at split s valid exactly out_beat_latencies(s)[g] cycles after its `last`, for every
+    split (out.ready high): config.json's out_beats, proved to the BMC depth (two reductions)."""
+    ok, log = run_sby(OutTiming(AccelConfig(**params)), "bmc", depth)
+    assert ok, log
+
+
+def test_out_beats_one_cycle_late_fail():
+    ok, _log = run_sby(OutTiming(AccelConfig(**TIMING[0][0]), late=1), "bmc", TIMING[0][1])
+    assert not ok, "out beats matched a latency table one cycle late"
 
 
 @pytest.mark.parametrize("params", [

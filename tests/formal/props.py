@@ -1,5 +1,5 @@
-"""Formal property wrappers (Amaranth Assert/Assume) for yowasp-sby: PE, stream contract, threshold unit,
-skew lines.
+"""Formal property wrappers (Amaranth Assert/Assume) for yowasp-sby: PE, stream contract (with beat order,
+a response bound and exact beat cycles), threshold unit, skew lines, skid buffer.
 
 Why wrappers as Components: every DUT input is a top-level port, so the solver drives it freely
 (including `rst` at any time); the properties compare the DUT with independent shadow models.
@@ -7,7 +7,9 @@ Why wrappers as Components: every DUT input is a top-level port, so the solver d
 
 from __future__ import annotations
 
-from amaranth.hdl import Assert, Assume, Module, Mux, Signal
+import itertools
+
+from amaranth.hdl import Assert, Assume, Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In
@@ -107,6 +109,7 @@ class StreamContract(wiring.Component):
         # number of groups of 2**split rows in R rows, for every field value
         m.d.comb += groups.eq(Mux(split >= cfg.log2_rows, 1,
                                   (cfg.rows + (1 << split) - 1) >> split))
+        self._split = split  # (for the subclasses)
         owed = Signal(16)
         took = core.beat.valid & core.beat.ready & self.beat_payload.last
         gave = core.out.valid & core.out.ready
@@ -117,6 +120,104 @@ class StreamContract(wiring.Component):
         m.d.sync += [prev_stall.eq(core.out.valid & ~core.out.ready), prev_payload.eq(core.out.payload)]
         with m.If(prev_stall):
             m.d.comb += [Assert(core.out.valid), Assert(core.out.payload.as_value() == prev_payload.as_value())]
+        return m
+
+
+def longest_wait(cfg: AccelConfig) -> int:
+    """The most cycles in a row an owed out beat is not valid with out.ready high: from a `last`
+    handshake to the first beat (counting the handshake's cycle), or between two beats."""
+    waits = []
+    for split in range(1 << cfg.split_width):
+        lat = cfg.out_beat_latencies(split)
+        waits += [lat[0], *(b - a - 1 for a, b in itertools.pairwise(lat))]
+    return max(waits)
+
+
+class OutOrder(StreamContract):
+    """StreamContract, and: each reduction's out beats are its groups in order (`row` = g << split,
+    `last_row` on the last), none lost, repeated or reordered; at most `inflight` reductions in
+    flight; and a beat owed is never more than `bound` invalid cycles away (default `longest_wait`,
+    the most it waits with out.ready high). Any back-pressure, resets at any time.
+
+    Why beyond the contract: a lost, duplicated or never-valid beat, a credit returned twice or a
+    FIFO overrun all passed StreamContract, which checks stability and "no output without input"
+    (formal audit, session 35).
+    """
+
+    def __init__(self, cfg: AccelConfig, bound: int | None = None, inflight: int = 4):
+        self.bound = longest_wait(cfg) if bound is None else bound
+        self.inflight = inflight
+        super().__init__(cfg)
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        m = super().elaborate(platform)
+        core = m.submodules.core
+        taken = core.beat.valid & core.beat.ready
+        took, gave = taken & self.beat_payload.last, core.out.valid & core.out.ready
+        # the input contract (docs/design.md): every reduction opens with `first`, after a reset too
+        # (a `last` with no `first` since the previous one is outside it: at overlap 0 it does not
+        # wait for the drain)
+        inside = Signal()
+        with m.If(taken):
+            m.d.sync += inside.eq(~self.beat_payload.last)
+        m.d.comb += Assume(~self.beat_valid | self.beat_payload.first | inside)
+        # reductions whose `last` was taken: their split and the cycle it was taken in
+        self._now = now = Signal(8, reset_less=True)
+        m.d.sync += now.eq(now + 1)
+        sw = cfg.split_width
+        m.submodules.red = red = SyncFIFO(width=sw + len(now), depth=self.inflight)
+        m.d.comb += [red.w_data.eq(Cat(self._split, now)), red.w_en.eq(took),
+                     Assert(red.w_rdy | ~took)]
+        s, g = red.r_data[:sw], Signal(cfg.row_width + 1)
+        self._head, self._g = (s, red.r_data[sw:], red.r_rdy), g
+        groups = Mux(s >= cfg.log2_rows, 1, (cfg.rows + (1 << s) - 1) >> s)
+        with m.If(gave):
+            m.d.comb += [Assert(red.r_rdy), Assert(core.out.payload.row == (g << s)[:cfg.row_width]),
+                         Assert(core.out.payload.last_row == (g == groups - 1))]
+            with m.If(g == groups - 1):
+                m.d.sync += g.eq(0)
+                m.d.comb += red.r_en.eq(1)
+            with m.Else():
+                m.d.sync += g.eq(g + 1)
+        wait = Signal(range(self.bound + 2))
+        with m.If(core.out.valid | ~(red.r_rdy | took)):
+            m.d.sync += wait.eq(0)
+        with m.Elif(wait <= self.bound):
+            m.d.sync += wait.eq(wait + 1)
+        m.d.comb += Assert(wait <= self.bound)
+        return m
+
+
+class OutTiming(OutOrder):
+    """OutOrder with out.ready held high: out beat g of a reduction at split s is valid exactly
+    `AccelConfig.out_beat_latencies(s)[g]` cycles after its `last` handshake (config.json's
+    out_beats), and at no other cycle; for every split value, resets at any time. Only for configs
+    whose beats never wait for credits (out_fifo 0 or >= credit_round_trip): with fewer, a beat also
+    waits for the previous reduction's credits, which out_beats leaves out."""
+
+    def __init__(self, cfg: AccelConfig, late: int = 0):
+        """late: expect every beat this many cycles later (a wrong table, which must fail)."""
+        if 0 < cfg.out_fifo < cfg.credit_round_trip():
+            raise ValueError(f"OutTiming: out_fifo {cfg.out_fifo} < credit_round_trip {cfg.credit_round_trip()}")
+        self.late = late
+        super().__init__(cfg)
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        m = super().elaborate(platform)
+        core = m.submodules.core
+        m.d.comb += Assume(self.out_ready)
+        s, t_last, pending = self._head
+        lat = Signal(range(256), init=255)  # (no beat is due at 255 cycles in these BMC depths)
+        with m.Switch(s):
+            for split in range(1 << cfg.split_width):
+                with m.Case(split), m.Switch(self._g):
+                    for g, cycles in enumerate(cfg.out_beat_latencies(split)):
+                        with m.Case(g):
+                            m.d.comb += lat.eq(cycles + self.late)
+        due = (t_last + lat)[:len(self._now)]
+        m.d.comb += Assert(core.out.valid == (pending & (self._now == due)))
         return m
 
 
