@@ -75,7 +75,7 @@ def expected_tests(groups) -> list[str]:
 
     names = {
         "traffic": [f"random_traffic/src={a}/snk={b}" for a, b in TRAFFIC],
-        "directed": [f"directed/kind={k}" for k in KINDS],
+        "directed": [*(f"directed/kind={k}" for k in KINDS), "directed_timing"],
         "reset": [*(f"reset_mid_stream/where={w}" for w in RESET_POINTS), "reset_while_stalled", "watchdog_fires"],
         "coverage": ["coverage_closure"],
         "shared": [f"shared_cases/src={a}/snk={b}" for a, b in TRAFFIC[1:5]],
@@ -113,6 +113,7 @@ def speed_key(i) -> str:
 
 
 NET_BULK, NET_BEAT = "net/bulk/", "net/beat"  # network_layer: harness chunks, or per-beat jobs
+TIMING_KEY = "timing"  # directed_timing: one frame per split value
 SHARED_KEY = "shared"  # golden.stimulus.cases() whose parameters equal this configuration's
 
 
@@ -132,6 +133,9 @@ def make_plan(d: Design, groups, seed: int = 1, scale: float = 1.0) -> dict[str,
             for src, snk in TRAFFIC:
                 plan[traffic_key(src, snk)] = jobs.random_frames(d, rng, n(6), kinds, name=f"{src}/{snk}/")
         elif group == "directed":
+            # one frame per split field value, for the cycle of every out beat (config.json's out_beats)
+            plan[TIMING_KEY] = [jobs.frame(d, rng, "random", split=sp, name=f"timing-s{sp}")
+                                for sp in range(len(d.raw["latency"]["out_beats"]))]
             for kind in KINDS:
                 plan[directed_key(kind)] = [
                     jobs.frame(d, rng, kind, split=sp, chan_block=rng.randrange(jobs.chan_blocks(d)),

@@ -274,10 +274,11 @@ class TB:
         self.src_pattern, self.snk_pattern = PATTERNS[src], PATTERNS[snk]
         self.thr_src = _Source(dut, design.thr, self.src_pattern, self.rng)
         self.beat_src = _Source(dut, design.beat, self.src_pattern, self.rng)
-        self.sink = _Sink(dut, design.out, self.snk_pattern, self.rng, self.scoreboard.got)
+        self.sink = _Sink(dut, design.out, self.snk_pattern, self.rng, self._got)
         self.model = CoreModel(design.raw["parameters"])
-        self.monitor = InputMonitor(dut, design, self.model, self.scoreboard.predicted, self._reset_seen,
-                                    self._written)
+        self.monitor = InputMonitor(dut, design, self.model, self._expected, self._reset_seen, self._written)
+        self.closed_at: list[int] = []  # cycles of the accepted `last` beats
+        self.out_at: list[int] = []  # cycles of the out handshakes
         self.cycle = 0
         self.last_progress = 0
         self.in_reset = False
@@ -286,6 +287,14 @@ class TB:
         self.bulk_cycles = 0
         self.bulk_sim_seconds = 0.0  # wall time the simulator spent between h_load and h_done
         self.bulk_sim_cpu_seconds = 0.0  # the same in CPU time: not inflated by other load
+
+    def _expected(self, beats: list[dict], metas: list[dict]) -> None:
+        self.closed_at.append(self.cycle)
+        self.scoreboard.predicted(beats, metas)
+
+    def _got(self, beat: dict) -> None:
+        self.out_at.append(self.cycle)
+        self.scoreboard.got(beat)
 
     def _covered(self, expected: dict, meta: dict) -> None:
         coverage.sample_beat(expected, meta, self.snk_pattern.name, self.reset_phase)
