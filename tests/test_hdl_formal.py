@@ -52,7 +52,7 @@ def test_short_lfsr_pe_fails_formal(style):
     ({"rows": 2, "cols": 2, "k": 2, "max_fanin": 6, "weight_hop": 1}, 20),
     ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_rows": 3, "overlap": 0}, 16),
     ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 3}, 20),  # the credit FIFO's output
-    ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 1}, 24),  # one credit: a beat at a time
+    ({"rows": 2, "cols": 1, "k": 1, "max_fanin": 3, "out_fifo": 1}, 28),  # one credit: a beat at a time
     ({"rows": 3, "cols": 1, "k": 1, "max_fanin": 3, "weight_hop": 1, "out_fifo": 4, "drain_hop": 1}, 24),
     # 5 beats from one reduction into a ring of 4: one credit too many overwrites a beat (the ring of
     # out_fifo 5 is 8, where it is invisible at the ports)
