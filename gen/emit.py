@@ -165,8 +165,9 @@ def config_dict(cfg: AccelConfig, style: str = "pair") -> dict:
                 "fill": "cycles from the `last` handshake until every PE holds its result",
                 "out": "cycles from the `last` handshake to the first out beat valid at split 0 (out.ready high)",
                 "out_beats": ("out_beats[s][g]: cycles from the `last` handshake to out beat g valid at split s "
-                              "(out.ready high; beats 2**s cycles apart, fewer credits than credit_round_trip "
-                              "spread them further)"),
+                              "(out.ready high; beats 2**s cycles apart). Exact when out_fifo is 0 or >= "
+                              "credit_round_trip; with fewer credits the beats spread further, and the table is "
+                              "exact once the previous reduction's credits are back, a lower bound before"),
                 "drain_cycles": "cycles the drain reads rows (one row per cycle, one out beat per group of 2**split)",
                 "reduction_period": "a `last` beat is not accepted sooner than this after the previous one",
                 "credit_round_trip": ("out_fifo > 0: cycles an out beat holds its FIFO credit; out_fifo >= this "

@@ -232,13 +232,15 @@ class AccelConfig:
         out_fifo is 0 or >= credit_round_trip(); with fewer credits, for one whose predecessor's
         credits are all back (else its rows also wait for those).
 
-        The drain reads one row per cycle and a group of 2**split rows (the last one truncated at R)
-        leaves out_latency() - 1 cycles after reading its last row. With out_fifo credits (N of them,
-        back credit_round_trip() = T cycles after the read of a group's last row) no row is read while
-        N beats hold one, so group j's last row is read at
+        The drain reads one row per cycle from fill_latency() after the handshake, and a group of
+        2**split rows (the last one truncated at R) leaves the drain latency (out_latency() -
+        fill_latency()) after the read of its last row. Counting reads from the first (c = 0): with
+        out_fifo credits (N of them, back credit_round_trip() = T cycles after the read of a group's
+        last row) no row is read while N beats hold one, so group j's last row is read at
         c_j = max(c_{j-1} + 1, c_{j-N} + T) + rows_j - 1 (c_{-1} = -1; no c_{j-N} term for j < N;
-        none at all without out_fifo or with out_fifo >= T): at split 0 and enough credits the beats
-        leave on consecutive cycles, at split s 2**s cycles apart, and the last at out_latency() + R - 1.
+        none at all without out_fifo or with out_fifo >= T) and its beat is valid at
+        out_latency() + c_j: at split 0 and enough credits the beats leave on consecutive cycles, at
+        split s 2**s cycles apart, and the last at out_latency() + R - 1.
         """
         if not (_is_int(split) and 0 <= split < 1 << self.split_width):
             raise ValueError(f"split must be an integer in 0..{(1 << self.split_width) - 1}, not {split!r}")

@@ -8,7 +8,16 @@ equality property must FAIL on it (an inequality acc <= shadow would have passed
 import pytest
 
 from hdl.config import AccelConfig
-from tests.formal.props import OutOrder, OutTiming, PeShadow, SkewEquiv, SkidRef, ThresholdRef, longest_wait
+from tests.formal.props import (
+    OutOrder,
+    OutTiming,
+    PeShadow,
+    SkewEquiv,
+    SkidRef,
+    StreamContract,
+    ThresholdRef,
+    longest_wait,
+)
 from tests.formal.run import run_sby
 
 
@@ -70,6 +79,14 @@ def test_core_stream_contract_order_and_response(params, depth):
     (OutOrder; the contract alone passed a core that never raised out.valid, and one whose threshold
     unit took beats while stalled)."""
     ok, log = run_sby(OutOrder(AccelConfig(**params)), "bmc", depth)
+    assert ok, log
+
+
+@pytest.mark.parametrize("params,depth", [STREAM[i] for i in (1, 3, 5)])  # overlap 0, 1 credit, a 4-ring
+def test_core_stream_contract_on_any_input(params, depth):
+    """The plain contract (payload stable while stalled, no output without input) on unconstrained
+    input too: a `last` with no `first` before it is outside what OutOrder assumes, not outside this."""
+    ok, log = run_sby(StreamContract(AccelConfig(**params)), "bmc", depth)
     assert ok, log
 
 
