@@ -75,9 +75,10 @@ STREAM = [
 @pytest.mark.parametrize("params,depth", STREAM)
 def test_core_stream_contract_order_and_response(params, depth):
     """BMC deep enough for a reduction, its drain under back-pressure and the next `last`: the stream
-    contract, each reduction's beats in order, and no owed beat further away than `longest_wait`
-    (OutOrder; the contract alone passed a core that never raised out.valid, and one whose threshold
-    unit took beats while stalled)."""
+    contract, each reduction's beats in order, no owed beat further away than `longest_wait`, and
+    no write into a full credit FIFO (OutOrder; the contract alone passed a core that never raised
+    out.valid, one whose threshold unit took beats while stalled, and one credit too many at
+    out_fifo 4 and 5)."""
     ok, log = run_sby(OutOrder(AccelConfig(**params)), "bmc", depth)
     assert ok, log
 

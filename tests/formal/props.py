@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 
-from amaranth.hdl import Assert, Assume, Cat, Module, Mux, Signal
+from amaranth.hdl import Assert, Assume, Cat, Fragment, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In
@@ -80,6 +80,15 @@ class PeShadow(wiring.Component):
         return m
 
 
+class _ProbedCore(XnorCore):
+    """XnorCore that keeps its credit FIFO (`probe_fifo`, None without out_fifo) for white-box checks."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        self.probe_fifo = m.submodules.fifo if self.cfg.out_fifo else None
+        return m
+
+
 class StreamContract(wiring.Component):
     """XnorCore output: payload stable while valid & !ready; no out beat that no input asked for.
 
@@ -95,7 +104,8 @@ class StreamContract(wiring.Component):
     def elaborate(self, platform):
         cfg = self.cfg
         m = Module()
-        m.submodules.core = core = XnorCore(cfg)
+        self._core = core = _ProbedCore(cfg)
+        m.submodules.core = Fragment.get(core, platform)  # elaborated now: OutOrder reads its FIFO's ports
         m.d.comb += [core.beat.valid.eq(self.beat_valid), core.beat.payload.eq(self.beat_payload),
                      core.thr.valid.eq(self.thr_valid), core.thr.payload.eq(self.thr_payload),
                      core.out.ready.eq(self.out_ready)]
@@ -136,8 +146,9 @@ def longest_wait(cfg: AccelConfig) -> int:
 class OutOrder(StreamContract):
     """StreamContract, and: each reduction's out beats are its groups in order (`row` = g << split,
     `last_row` on the last), none lost, repeated or reordered; at most `inflight` reductions in
-    flight; and a beat owed is never more than `bound` invalid cycles away (default `longest_wait`,
-    the most it waits with out.ready high). Any back-pressure, resets at any time.
+    flight; a beat owed is never more than `bound` invalid cycles away (default `longest_wait`,
+    the most it waits with out.ready high); and (white-box) the credit FIFO is never written while
+    full. Any back-pressure, resets at any time.
 
     Why beyond the contract: a lost, duplicated or never-valid beat, a credit returned twice or a
     FIFO overrun all passed StreamContract, which checks stability and "no output without input"
@@ -152,7 +163,7 @@ class OutOrder(StreamContract):
     def elaborate(self, platform):
         cfg = self.cfg
         m = super().elaborate(platform)
-        core = m.submodules.core
+        core = self._core
         taken = core.beat.valid & core.beat.ready
         took, gave = taken & self.beat_payload.last, core.out.valid & core.out.ready
         # the input contract (docs/design.md): every reduction opens with `first`, after a reset too
@@ -180,6 +191,13 @@ class OutOrder(StreamContract):
                 m.d.comb += red.r_en.eq(1)
             with m.Else():
                 m.d.sync += g.eq(g + 1)
+        if core.probe_fifo is not None:
+            # the credit FIFO's contract (hdl/credit_fifo.py): no write while out_fifo beats are stored
+            # or being written. At out_fifo 5 (a ring of 8) one credit too many broke it invisibly
+            # at the ports (formal audit, session 35)
+            fifo, held = core.probe_fifo, Signal(range(cfg.out_fifo + 2))
+            m.d.sync += held.eq(held + fifo.w_en - gave)
+            m.d.comb += Assert(~fifo.w_en | (held < cfg.out_fifo))
         wait = Signal(range(self.bound + 2))
         with m.If(core.out.valid | ~(red.r_rdy | took)):
             m.d.sync += wait.eq(0)
@@ -206,7 +224,7 @@ class OutTiming(OutOrder):
     def elaborate(self, platform):
         cfg = self.cfg
         m = super().elaborate(platform)
-        core = m.submodules.core
+        core = self._core
         m.d.comb += Assume(self.out_ready)
         s, t_last, pending = self._head
         lat = Signal(range(256), init=255)  # (no beat is due at 255 cycles in these BMC depths)
