@@ -152,12 +152,23 @@ def test_c_header_compiles_and_states_config_json(tmp_path, args):
     derived thr_width and the thr stream's width were both XNORGEN_THR_WIDTH: the last one won)."""
     assert gen(*args, out=tmp_path).returncode == 0
     hdr = tmp_path / "xnorgen_core.h"
-    (tmp_path / "use.c").write_text('#include "xnorgen_core.h"\nint main(void) { return XNORGEN_ROWS - XNORGEN_ROWS; }\n')
-    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic-errors", "-fsyntax-only",
+    cfgj = json.loads((tmp_path / "config.json").read_text())
+    # the out_beats initializers as C arrays: compiled, run, printed back
+    splits = range(len(cfgj["latency"]["out_beats"]))
+    (tmp_path / "use.c").write_text("\n".join([
+        '#include <stdio.h>', '#include "xnorgen_core.h"',
+        *(f"static const int s{i}[] = XNORGEN_LATENCY_OUT_BEATS_SPLIT_{i};" for i in splits),
+        "int main(void) {", "    unsigned i;",
+        *(f'    for (i = 0; i < sizeof s{i} / sizeof s{i}[0]; i++) printf("%d%c", s{i}[i], '
+          f'i + 1 < sizeof s{i} / sizeof s{i}[0] ? \' \' : \'\\n\');' for i in splits),
+        "    return XNORGEN_ROWS - XNORGEN_ROWS;", "}", ""]))
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic-errors", "-o", str(tmp_path / "use"),
                     str(tmp_path / "use.c")], check=True, capture_output=True, text=True)
+    printed = subprocess.run([str(tmp_path / "use")], check=True, capture_output=True, text=True).stdout
+    assert [[int(v) for v in line.split()] for line in printed.splitlines()] == cfgj["latency"]["out_beats"]
     defines = re.findall(r"^#define (\w+)", hdr.read_text(), re.MULTILINE)
     assert len(defines) == len(set(defines))
-    assert _header_macros(hdr) == _expected_macros(json.loads((tmp_path / "config.json").read_text()))
+    assert _header_macros(hdr) == _expected_macros(cfgj)
 
 
 BAD_OUT = [
