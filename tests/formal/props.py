@@ -145,8 +145,10 @@ def longest_wait(cfg: AccelConfig) -> int:
 
 class OutOrder(StreamContract):
     """StreamContract, and: each reduction's out beats are its groups in order (`row` = g << split,
-    `last_row` on the last), none lost, repeated or reordered; at most `inflight` reductions in
-    flight; a beat owed is never more than `bound` invalid cycles away (default `longest_wait`,
+    `last_row` on the last), none lost, repeated or reordered; reductions in flight (`last` taken,
+    a beat still owed) within the property's queue of max(4, out_fifo + 1) (in amaranth.sim with
+    out.ready low and one-beat reductions the core takes exactly 4 without out_fifo, out_fifo + 1
+    with it); a beat owed is never more than `bound` invalid cycles away (default `longest_wait`,
     the most it waits with out.ready high); and (white-box) the credit FIFO is never written while
     full. Any back-pressure, resets at any time.
 
@@ -155,9 +157,9 @@ class OutOrder(StreamContract):
     (formal audit, session 35).
     """
 
-    def __init__(self, cfg: AccelConfig, bound: int | None = None, inflight: int = 4):
+    def __init__(self, cfg: AccelConfig, bound: int | None = None):
         self.bound = longest_wait(cfg) if bound is None else bound
-        self.inflight = inflight
+        self.inflight = max(4, cfg.out_fifo + 1)
         super().__init__(cfg)
 
     def elaborate(self, platform):
