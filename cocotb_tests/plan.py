@@ -114,6 +114,7 @@ def speed_key(i) -> str:
 
 NET_BULK, NET_BEAT = "net/bulk/", "net/beat"  # network_layer: harness chunks, or per-beat jobs
 TIMING_KEY = "timing"  # directed_timing: one frame per split value
+TIMING_B2B_KEY = "timing/b2b"  # directed_timing: frames queued back to back (one threshold set)
 SHARED_KEY = "shared"  # golden.stimulus.cases() whose parameters equal this configuration's
 
 
@@ -141,6 +142,7 @@ def make_plan(d: Design, groups, seed: int = 1, scale: float = 1.0) -> dict[str,
                     jobs.frame(d, rng, kind, split=sp, chan_block=rng.randrange(jobs.chan_blocks(d)),
                                name=f"s{sp}r{rep}")
                     for sp in jobs.splits(d) for rep in range(2)]
+            plan[TIMING_B2B_KEY] = jobs.shared_threshold_frames(d, rng, 8, name="b2b")
         elif group == "reset":
             for where in (*RESET_POINTS, "stall"):
                 cut, after = reset_keys(where)

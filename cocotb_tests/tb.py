@@ -421,17 +421,21 @@ class TB:
     async def wait_thr_done(self) -> None:
         await self._until(lambda: not self.thr_src.busy)
 
-    async def run(self, job: Job, settle: int = 0) -> None:
+    async def run(self, job: Job | list[Job], settle: int = 0) -> None:
         """Thresholds first (all written), then beats; returns when every expected output came.
 
-        The watchdog in the cycle loop fails the test if the core stops making progress. The
-        expected outputs come from the input monitor; the job's own beats are the cross-check.
+        A list of jobs goes back to back: every threshold write, then every beat (their writes must
+        agree where they share an entry). The watchdog in the cycle loop fails the test if the core
+        stops making progress. The expected outputs come from the input monitor; the jobs' own beats
+        are the cross-check.
         """
-        self.scoreboard.intend(job)
-        thr, beats = job.payloads(self.d)
-        self.thr_src.queue.extend(thr)
+        jobs = job if isinstance(job, list) else [job]
+        for j in jobs:
+            self.scoreboard.intend(j)
+            self.thr_src.queue.extend(j.payloads(self.d)[0])
         await self._until(lambda: not self.thr_src.busy)
-        self.beat_src.queue.extend(beats)
+        for j in jobs:
+            self.beat_src.queue.extend(j.payloads(self.d)[1])
         await self._until(lambda: not self.beat_src.busy and self.scoreboard.pending == 0)
         if settle:
             await self.cycles(settle)  # any extra output beat now is a scoreboard error
