@@ -90,27 +90,26 @@ async def directed_timing(dut) -> None:
     table = d.raw["latency"]["out_beats"]
     tb = TB(dut, d, "none", "none", seed=SEED, name="directed_timing")
     await tb.start()
-    for job in _jobs(TIMING_KEY):
-        tb.closed_at.clear()
-        tb.out_at.clear()
-        await tb.run(job)
-        split = job.beats[0]["split"]
-        assert len(tb.closed_at) == 1, f"{job.name}: {len(tb.closed_at)} reductions closed"
-        got = [c - tb.closed_at[0] for c in tb.out_at]
-        assert got == table[split], f"{job.name}: out beats {got} cycles after `last`, config.json says {table[split]}"
-    # back to back: each reduction's beats counted from its own `last`, exact where no beat waits for
-    # credits (out_fifo 0 or at least the round trip; with fewer the table is a lower bound)
-    if not 0 < d.raw["parameters"]["out_fifo"] < d.raw["latency"]["credit_round_trip"]:
-        jobs = _jobs(TIMING_B2B_KEY)
+
+    async def check(jobs: list, how: str) -> None:
+        """Run ``jobs`` back to back; each reduction's beats counted from its own `last`."""
         tb.closed_at.clear()
         tb.out_at.clear()
         await tb.run(jobs)
-        assert len(tb.closed_at) == len(jobs)
+        assert len(tb.closed_at) == len(jobs), f"{how}: {len(tb.closed_at)} reductions closed, {len(jobs)} sent"
         outs = iter(tb.out_at)
         for job, closed in zip(jobs, tb.closed_at, strict=True):
             want = table[job.beats[0]["split"]]
             got = [next(outs) - closed for _ in want]
-            assert got == want, f"{job.name} (back to back): out beats {got} cycles after `last`, config.json says {want}"
+            assert got == want, f"{job.name} ({how}): out beats {got} cycles after `last`, config.json says {want}"
+        assert next(outs, None) is None, f"{how}: more out beats than config.json's table lists"
+
+    for job in _jobs(TIMING_KEY):
+        await check([job], "alone")
+    # back to back: exact where no beat waits for credits (out_fifo 0 or at least the round trip;
+    # with fewer the table is a lower bound)
+    if not 0 < d.raw["parameters"]["out_fifo"] < d.raw["latency"]["credit_round_trip"]:
+        await check(_jobs(TIMING_B2B_KEY), "back to back")
     await tb.cycles(SETTLE)
     tb.check()
 

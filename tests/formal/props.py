@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 
-from amaranth.hdl import Assert, Assume, Cat, Fragment, Module, Mux, Signal
+from amaranth.hdl import Assert, Assume, Cat, Fragment, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In
@@ -80,6 +80,11 @@ class PeShadow(wiring.Component):
         return m
 
 
+def _groups(cfg: AccelConfig, split: Value) -> Value:
+    """Number of groups of 2**split rows in R rows, for every split field value."""
+    return Mux(split >= cfg.log2_rows, 1, (cfg.rows + (1 << split) - 1) >> split)
+
+
 class _ProbedCore(XnorCore):
     """XnorCore that keeps its credit FIFO (`probe_fifo`, None without out_fifo) for white-box checks."""
 
@@ -116,9 +121,7 @@ class StreamContract(wiring.Component):
         with m.If(took_first):
             m.d.sync += cur_split.eq(self.beat_payload.split)
         split = Mux(self.beat_payload.first, self.beat_payload.split, cur_split)
-        # number of groups of 2**split rows in R rows, for every field value
-        m.d.comb += groups.eq(Mux(split >= cfg.log2_rows, 1,
-                                  (cfg.rows + (1 << split) - 1) >> split))
+        m.d.comb += groups.eq(_groups(cfg, split))
         self._split = split  # (for the subclasses)
         owed = Signal(16)
         took = core.beat.valid & core.beat.ready & self.beat_payload.last
@@ -184,7 +187,7 @@ class OutOrder(StreamContract):
                      Assert(red.w_rdy | ~took)]
         s, g = red.r_data[:sw], Signal(cfg.row_width + 1)
         self._head, self._g = (s, red.r_data[sw:], red.r_rdy), g
-        groups = Mux(s >= cfg.log2_rows, 1, (cfg.rows + (1 << s) - 1) >> s)
+        groups = _groups(cfg, s)
         with m.If(gave):
             m.d.comb += [Assert(red.r_rdy), Assert(core.out.payload.row == (g << s)[:cfg.row_width]),
                          Assert(core.out.payload.last_row == (g == groups - 1))]
