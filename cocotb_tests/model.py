@@ -11,8 +11,10 @@ scoreboard. The jobs' own precomputed beats stay as a cross-check of the driver 
 
 What the model follows from the hardware (hdl/array.py, hdl/threshold.py):
 
-- ``first`` restarts the accumulators and latches ``split`` and ``chan_block``; later beats of the
-  reduction add to it; the handshake of ``last`` closes it and its row groups drain in order.
+- A beat with ``first``, or any beat while no reduction is open (after a reset or a ``last``),
+  opens a reduction: the accumulators restart and ``split`` and ``chan_block`` are latched (a
+  ``first`` inside a reduction drops its beats so far); later beats add to it; the handshake of
+  ``last`` closes it and its row groups drain in order.
 - ``thr`` writes land even in a reset cycle, and ``rst`` does not clear the threshold memory; the
   memory powers up as zeros (golden.reference.threshold_table).
 - ``rst`` discards the open reduction and every result in flight (the scoreboard is flushed);
@@ -71,10 +73,8 @@ class CoreModel:
 
     def beat(self, fields: dict) -> tuple[list[dict], list[dict]] | None:
         """A ``beat`` handshake; at ``last``, the reduction's expected out beats and their metas."""
-        if fields["first"]:
+        if fields["first"] or self.open is None:  # (no reduction open: this beat opens one)
             self.open = ([], [], int(fields["split"]), int(fields["chan_block"]))
-        elif self.open is None:
-            raise ModelError("a beat without `first` outside a reduction (the stimulus broke the beat protocol)")
         act, wgt, split, chan_block = self.open
         act.append(tuple(int(v) for v in fields["act"]))
         wgt.append(tuple(int(v) for v in fields["wgt"]))

@@ -13,7 +13,7 @@ import random
 
 from golden.reference import ref_array
 
-__all__ = ["Case", "Reduction", "ThrWrite", "cases", "make_reduction", "max_beats", "random_case"]
+__all__ = ["FRAMINGS", "Case", "Reduction", "ThrWrite", "cases", "make_reduction", "max_beats", "random_case"]
 
 DEFAULTS = {"max_fanin": 1024, "weight_rows": 1, "weight_hop": 4, "act_hop": 1, "n_thresholds": 1, "overlap": 1,
             "pipeline": 1}
@@ -44,6 +44,7 @@ class Case:
 
     idle: probability that the source leaves a cycle idle before a beat; backpressure: probability
     that the sink holds out.ready low in a cycle. Threshold writes go before the first beat.
+    framing: how `beats()` marks where reductions begin (FRAMINGS); the outputs are the same.
     """
 
     name: str
@@ -53,24 +54,58 @@ class Case:
     idle: float = 0.0
     backpressure: float = 0.0
     seed: int = 0
+    framing: str = "first"
+
+    def __post_init__(self):
+        if self.framing not in FRAMINGS:
+            raise ValueError(f"framing must be one of {', '.join(FRAMINGS)}, not {self.framing!r}")
 
     @property
     def config(self) -> dict:
         return dict(self.params)
 
     def beats(self) -> list[dict]:
-        """Beat payloads of the `beat` stream, in emission order."""
+        """Beat payloads of the `beat` stream, in emission order (a reduction's own beats, and with
+        framing "mixed" the aborted beats before some of them)."""
+        p = self.config
+        rng = random.Random(self.seed * 2 + 1)  # (only "mixed" draws from it)
         out = []
         for red in self.reductions:
+            opens = {"first": 1, "last": 0}.get(self.framing)
+            if self.framing == "mixed":
+                opens = rng.getrandbits(1)
+                if rng.random() < 0.4:  # a restart: beats of a reduction that a `first` then drops
+                    out += _aborted_beats(rng, p, self.reductions)
+                    opens = 1
             n = len(red.act)
             for i in range(n):
-                out.append({"act": list(red.act[i]), "wgt": list(red.wgt[i]), "first": int(i == 0),
+                out.append({"act": list(red.act[i]), "wgt": list(red.wgt[i]), "first": int(i == 0) & opens,
                             "last": int(i == n - 1), "split": red.split, "chan_block": red.chan_block})
         return out
 
     def thr_beats(self) -> list[dict]:
         """Payloads of the `thr` stream, in emission order."""
         return [{"addr": w.addr, "thr": list(w.thr), "pol": list(w.pol)} for w in self.thr_writes]
+
+
+# How a beat stream marks where reductions begin (docs/design.md: a beat opens a reduction if it
+# carries `first` or none is open, and a `first` inside one restarts it):
+# "first": every reduction's first beat carries `first`; "last": none does (framing by `last` alone);
+# "mixed": a random half do, and 40 % of reductions come after 1-3 beats that open one (with or
+# without `first`) and never reach a `last`, so the reduction's own `first` must restart it.
+FRAMINGS = ("first", "last", "mixed")
+
+
+def _aborted_beats(rng, p, reductions) -> list[dict]:
+    """1-3 beats of random data and metadata, no `last`: what a restart must drop."""
+    R, C, K, W = p["rows"], p["cols"], p["k"], p["weight_rows"]
+    out = []
+    for i in range(rng.randint(1, min(3, max_beats(p)))):
+        out.append({"act": [_word(rng, K) for _ in range(R)], "wgt": [_word(rng, K) for _ in range(W * C)],
+                    "first": rng.getrandbits(1) if i == 0 else 0, "last": 0,
+                    "split": rng.choice(reductions).split,
+                    "chan_block": rng.randrange(max(1, p["channels"] // C))})
+    return out
 
 
 # -- case construction --------------------------------------------------------------------------
@@ -123,7 +158,8 @@ def _freeze(p: dict) -> tuple:
     return tuple(sorted(p.items()))
 
 
-def random_case(name, p, *, n_red=3, beats=None, seed=0, idle=0.3, backpressure=0.3, split=0) -> Case:
+def random_case(name, p, *, n_red=3, beats=None, seed=0, idle=0.3, backpressure=0.3, split=0,
+                framing="first") -> Case:
     """Random reductions, random thresholds around the expected P, every channel block written."""
     rng = random.Random(seed)
     maxb = max_beats(p, split)
@@ -137,7 +173,7 @@ def random_case(name, p, *, n_red=3, beats=None, seed=0, idle=0.3, backpressure=
     for blk in range(p["channels"] // p["cols"]):
         t = _random_thr(rng, p, (max(0, mean - spread), mean + spread))
         writes.append(dataclasses.replace(t, addr=blk))
-    return Case(name, _freeze(p), tuple(writes), tuple(reds), idle, backpressure, seed)
+    return Case(name, _freeze(p), tuple(writes), tuple(reds), idle, backpressure, seed, framing)
 
 
 def _ties_case(name, p, seed, polarity) -> Case:
@@ -177,10 +213,11 @@ def _constant_case(name, p, seed) -> Case:
 
 
 def cases() -> list[Case]:
-    """The shared case list: R, C in {1, 2, 3, 8}, K in {1, 7, 32, 64}, directed extremes."""
+    """The shared case list: R, C in {1, 2, 3, 8}, K in {1, 7, 32, 64}, directed extremes; a few frame
+    their reductions by `last` alone or restart them (framing)."""
     out = [
         random_case("r1c1k1", _params(1, 1, 1, max_fanin=16), n_red=4, seed=1),
-        random_case("r2c3k7", _params(2, 3, 7, max_fanin=100, weight_hop=1), n_red=4, seed=2),
+        random_case("r2c3k7", _params(2, 3, 7, max_fanin=100, weight_hop=1), n_red=4, seed=2, framing="last"),
         random_case("r3c2k32_w3", _params(3, 2, 32, max_fanin=200, weight_rows=3, weight_hop=2), seed=3),
         random_case("r8c8k64_hop1", _params(8, 8, 64, max_fanin=512, weight_hop=1), n_red=2, beats=2, seed=4,
                     idle=0.2, backpressure=0.5),
@@ -200,8 +237,8 @@ def cases() -> list[Case]:
         random_case("r3c3k7_burst_blocks", _params(3, 3, 7, max_fanin=70, channels=9), n_red=6, beats=1, seed=36,
                     idle=0.0, backpressure=0.0),
         random_case("r3c3k7_burst_nooverlap", _params(3, 3, 7, max_fanin=70, overlap=0), n_red=6, beats=1,
-                    seed=19, idle=0.0, backpressure=0.3),
-        random_case("r8c2k7_nooverlap", _params(8, 2, 7, max_fanin=70, overlap=0), n_red=3, seed=20),
+                    seed=19, idle=0.0, backpressure=0.3, framing="last"),
+        random_case("r8c2k7_nooverlap", _params(8, 2, 7, max_fanin=70, overlap=0), n_red=3, seed=20, framing="mixed"),
         random_case("r3c2k7_nopipe", _params(3, 2, 7, max_fanin=70, pipeline=0), n_red=3, seed=21),
         # the shortest fill (2 cycles: 1x1, pipeline 0): the countdown is skipped
         random_case("r1c1k7_nopipe_burst", _params(1, 1, 7, max_fanin=70, pipeline=0), n_red=5, beats=1, seed=35,
@@ -218,9 +255,9 @@ def cases() -> list[Case]:
                     idle=0.0, backpressure=0.95),
         random_case("r8c5k7_fifo8_split1_ahop2", _params(8, 5, 7, max_fanin=140, weight_rows=2, act_hop=2,
                                                          out_fifo=8), n_red=3,
-                    seed=26, split=1, idle=0.1, backpressure=0.5),
+                    seed=26, split=1, idle=0.1, backpressure=0.5, framing="mixed"),
         random_case("r8c2k7_fifo5_burst", _params(8, 2, 7, max_fanin=70, out_fifo=5, overlap=0), n_red=5,
-                    beats=1, seed=27, idle=0.0, backpressure=0.3),
+                    beats=1, seed=27, idle=0.0, backpressure=0.3, framing="mixed"),
         # drain_hop: the row-systolic drain (a truncated last row block, hop 1, overlap 0, split groups
         # across row blocks, fewer credits than the round trip)
         random_case("r8c5k7_fifo8_drain2_split1", _params(8, 5, 7, max_fanin=140, weight_rows=2, act_hop=2,
@@ -239,7 +276,8 @@ def cases() -> list[Case]:
         # with one-beat reductions back to back, LFSR accumulators)
         random_case("r9c3k7_fifo12_drain4x2_gate_lfsr_split2",
                     _params(9, 3, 7, max_fanin=70, weight_hop=2, out_fifo=12, drain_hop=4, drain_regs=2,
-                            drain_gate=1, acc_lfsr=1), n_red=3, seed=45, split=2, idle=0.1, backpressure=0.5),
+                            drain_gate=1, acc_lfsr=1), n_red=3, seed=45, split=2, idle=0.1, backpressure=0.5,
+                    framing="mixed"),
         random_case("r7c3k7_fifo16_drain3_gate_nooverlap", _params(7, 3, 7, max_fanin=70, weight_hop=2, overlap=0,
                                                                    out_fifo=16, drain_hop=3, drain_gate=1),
                     n_red=5, beats=1, seed=46, idle=0.0, backpressure=0.3),
@@ -268,7 +306,7 @@ def cases() -> list[Case]:
                                                                  drain_hop=4, drain_regs=2, acc_lfsr=1),
                     n_red=3, seed=39, split=2, idle=0.1, backpressure=0.5),
         random_case("r3c3k7_burst_nooverlap_lfsr", _params(3, 3, 7, max_fanin=70, overlap=0, acc_lfsr=1), n_red=6,
-                    beats=1, seed=40, idle=0.0, backpressure=0.3),
+                    beats=1, seed=40, idle=0.0, backpressure=0.3, framing="last"),
         random_case("r3c2k7_nopipe_lfsr_burst", _params(3, 2, 7, max_fanin=70, pipeline=0, acc_lfsr=1), n_red=5,
                     beats=1, seed=41, idle=0.0, backpressure=0.3),
         random_case("r2c3k32_pipe2_lfsr", _params(2, 3, 32, max_fanin=256, pipeline=2, acc_lfsr=1), n_red=3,

@@ -149,10 +149,19 @@ class XnorArray(wiring.Component):
         beat, pay = self.beat, self.beat.payload
 
         busy = Signal()  # the result bank holds a reduction that has not been read out completely
+        # A beat opens a reduction if it carries `first` or none is open (after a reset, after a
+        # `last`): framing by `last` alone is enough, and a `first` inside a reduction restarts it.
+        # Why: with `first` taken only from the payload, a reduction without it added onto the
+        # previous one's accumulators, and at overlap 0 its `last` did not wait for the drain, so its
+        # beats were lost (session 36: three reductions back to back gave the beats of one)
+        open_ = Signal(name="open")  # a beat was taken and the reduction's `last` was not yet
+        first = pay.first | ~open_
         # overlap: only a `last` waits for the bank; otherwise the accumulators are the bank and the
-        # next reduction's `first` waits until they are read
-        m.d.comb += beat.ready.eq(~(pay.last if cfg.overlap else pay.first) | ~busy)
+        # next reduction's first beat waits until they are read
+        m.d.comb += beat.ready.eq(~(pay.last if cfg.overlap else first) | ~busy)
         accept = beat.valid & beat.ready
+        with m.If(accept):
+            m.d.sync += open_.eq(~pay.last)
 
         # -- input register (data loads every cycle; the valid bit tags it) -----------------------
         in_act = Signal(data.ArrayLayout(K, R), name="in_act", reset_less=True)
@@ -160,7 +169,7 @@ class XnorArray(wiring.Component):
         # valid, valid and not first, valid and last (, valid and first): decoded once, not per PE
         in_ctl = Signal(ctl_width(cfg), name="in_ctl")
         m.d.sync += [in_act.eq(pay.act), in_wgt.eq(pay.wgt),
-                     in_ctl.eq(Cat(accept, accept & ~pay.first, accept & pay.last, accept & pay.first))]
+                     in_ctl.eq(Cat(accept, accept & ~first, accept & pay.last, accept & first))]
 
         # -- skew: row group h = r // G is delayed h cycles, column c is delayed c cycles ----------
         n_groups = cfg.weight_stages + 1

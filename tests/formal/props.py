@@ -115,12 +115,17 @@ class StreamContract(wiring.Component):
                      core.thr.valid.eq(self.thr_valid), core.thr.payload.eq(self.thr_payload),
                      core.out.ready.eq(self.out_ready)]
         groups = Signal(cfg.row_width + 1)
-        # split is latched on the `first` beat of a reduction, like the array does
+        # split is latched on a reduction's first beat: one with `first`, or any beat while none is
+        # open (after a reset or a `last`; docs/design.md), like the array does
         cur_split = Signal(cfg.split_width)
-        took_first = core.beat.valid & core.beat.ready & self.beat_payload.first
-        with m.If(took_first):
+        taken = core.beat.valid & core.beat.ready
+        inside = Signal()
+        with m.If(taken):
+            m.d.sync += inside.eq(~self.beat_payload.last)
+        first = self.beat_payload.first | ~inside
+        with m.If(taken & first):
             m.d.sync += cur_split.eq(self.beat_payload.split)
-        split = Mux(self.beat_payload.first, self.beat_payload.split, cur_split)
+        split = Mux(first, self.beat_payload.split, cur_split)
         m.d.comb += groups.eq(_groups(cfg, split))
         self._split = split  # (for the subclasses)
         owed = Signal(16)
@@ -153,7 +158,8 @@ class OutOrder(StreamContract):
     out.ready low and one-beat reductions the core takes exactly 4 without out_fifo, out_fifo + 1
     with it); a beat owed is never more than `bound` invalid cycles away (default `longest_wait`,
     the most it waits with out.ready high); and (white-box) the credit FIFO is never written while
-    full. Any back-pressure, resets at any time.
+    full. Any input (a reduction opens with `first` or after a `last`), any back-pressure, resets
+    at any time.
 
     Why beyond the contract: a lost, duplicated or never-valid beat, a credit returned twice or a
     FIFO overrun all passed StreamContract, which checks stability and "no output without input"
@@ -171,13 +177,6 @@ class OutOrder(StreamContract):
         core = self._core
         taken = core.beat.valid & core.beat.ready
         took, gave = taken & self.beat_payload.last, core.out.valid & core.out.ready
-        # the input contract (docs/design.md): every reduction opens with `first`, after a reset too
-        # (a `last` with no `first` since the previous one is outside it: at overlap 0 it does not
-        # wait for the drain)
-        inside = Signal()
-        with m.If(taken):
-            m.d.sync += inside.eq(~self.beat_payload.last)
-        m.d.comb += Assume(~self.beat_valid | self.beat_payload.first | inside)
         # reductions whose `last` was taken: their split and the cycle it was taken in
         self._now = now = Signal(8, reset_less=True)
         m.d.sync += now.eq(now + 1)
