@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 from golden.reference import ref_array
-from golden.stimulus import Case, ThrWrite, cases, make_reduction, max_beats
+from golden.stimulus import FRAMINGS, Case, ThrWrite, cases, make_reduction, max_beats
 from hdl.config import AccelConfig
 
 from .design import Design
@@ -29,15 +29,17 @@ def params(d: Design) -> dict:
     return dict(d.raw["parameters"])
 
 
-def to_job(d: Design, thr_writes, reductions, name: str, drain=None, memory=None) -> Job:
+def to_job(d: Design, thr_writes, reductions, name: str, drain=None, memory=None, framing: str = "first",
+           seed: int = 0) -> Job:
     """Port-level beats and the golden out beats (with per-beat thresholds for coverage).
 
     ``drain``: the array's beats when the caller computed them (e.g. vectorized for a whole network
     layer); ``memory``: the threshold writes the outputs see, when not (only) this job's own (a
-    job that reuses entries written by earlier ones writes none itself).
+    job that reuses entries written by earlier ones writes none itself); ``framing``, ``seed``: how
+    the beats mark where reductions begin (golden.stimulus.FRAMINGS; the outputs are the same).
     """
     p = params(d)
-    case = Case(name, tuple(sorted(p.items())), tuple(thr_writes), tuple(reductions))
+    case = Case(name, tuple(sorted(p.items())), tuple(thr_writes), tuple(reductions), seed=seed, framing=framing)
     seen = case.thr_writes if memory is None else tuple(memory)
     expected, meta = expected_beats(p, seen, case.reductions, drain)
     return Job(case.thr_beats(), case.beats(), expected, meta, name)
@@ -82,8 +84,9 @@ def thr_write(d: Design, addr: int, thr, pol) -> ThrWrite:
 
 
 def frame(d: Design, rng: random.Random, kind: str = "random", length: int | None = None, split: int = 0,
-          chan_block: int = 0, thr=None, pol=None, name: str = "frame", rot: int = 0) -> Job:
-    """One frame of ``kind`` (plan.KINDS, or "cover"); ``thr``/``pol`` fixed when given."""
+          chan_block: int = 0, thr=None, pol=None, name: str = "frame", rot: int = 0, framing: str = "first") -> Job:
+    """One frame of ``kind`` (plan.KINDS, or "cover"); ``thr``/``pol`` fixed when given; ``framing``
+    (golden.stimulus.FRAMINGS): "mixed" may put aborted beats before the frame."""
     if kind not in KINDS and kind != "cover":
         raise ValueError(f"unknown frame kind {kind!r}")
     p = params(d)
@@ -96,13 +99,16 @@ def frame(d: Design, rng: random.Random, kind: str = "random", length: int | Non
                      mode=_MODES.get(kind, "random"))
     if thr is None or pol is None:
         thr, pol = _thresholds(d, rng, kind, ref_array(p, [red])[0]["p"], rot)
-    return to_job(d, [thr_write(d, chan_block, thr, pol)], [red], f"{name}:{kind}")
+    seed = rng.getrandbits(32) if framing == "mixed" else 0
+    return to_job(d, [thr_write(d, chan_block, thr, pol)], [red], f"{name}:{kind}", framing=framing, seed=seed)
 
 
 def random_frames(d: Design, rng: random.Random, n: int, kinds=("random",), name: str = "f") -> list[Job]:
-    """``n`` frames cycling through ``kinds`` with random split and channel block."""
+    """``n`` frames cycling through ``kinds`` with random split, channel block and framing (with or
+    without `first`, or after aborted beats that its `first` drops)."""
     return [frame(d, rng, kinds[i % len(kinds)], split=rng.choice(splits(d)),
-                  chan_block=rng.randrange(chan_blocks(d)), name=f"{name}{i}", rot=i) for i in range(n)]
+                  chan_block=rng.randrange(chan_blocks(d)), name=f"{name}{i}", rot=i, framing=rng.choice(FRAMINGS))
+            for i in range(n)]
 
 
 def shared_threshold_frames(d: Design, rng: random.Random, n: int, length: int | None = None,
@@ -127,5 +133,5 @@ def shared_cases(d: Design) -> list[Job]:
     A case names only the parameters it sets; AccelConfig fills in the defaults before comparing.
     """
     mine = params(d)
-    return [to_job(d, c.thr_writes, c.reductions, c.name) for c in cases()
+    return [to_job(d, c.thr_writes, c.reductions, c.name, framing=c.framing, seed=c.seed) for c in cases()
             if AccelConfig(**c.config).params() == mine]

@@ -35,8 +35,8 @@ STREAM_MEANING = {
 FIELD_MEANING = {
     ("beat", "act"): "activation word of row r (k bits, LSB-first packing, pad bit 0)",
     ("beat", "wgt"): "weight word j*cols + c: weight row j (PE row r uses j = r % weight_rows), column c; pad bit 1",
-    ("beat", "first"): ("first beat of a reduction: accumulators restart; split and chan_block are latched. Every "
-                          "reduction opens with it (the beat after a `last` and after a reset)"),
+    ("beat", "first"): ("open a reduction with this beat: accumulators restart, split and chan_block are latched. "
+                          "A beat after a reset or a `last` opens one without it; inside a reduction it restarts it"),
     ("beat", "last"): "last beat of a reduction: results drain (waits while the previous one drains)",
     ("beat", "split"): "rows per drained group = 2**split (last group truncated at rows); sums partial P",
     ("beat", "chan_block"): "threshold-memory entry used for this reduction's outputs",

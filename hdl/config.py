@@ -43,7 +43,7 @@ PARAM_RANGES = {
     "pipeline": (0, 2, ("PE pipeline registers: 1 = popcount registered before the accumulator, "
                        "2 = also halfway down the popcount tree (one cycle each, higher Fmax)")),
     "overlap": (0, 1, ("1: a result register per PE, results drain while the next reduction accumulates; "
-                      "0: drain from the accumulators, the next `first` beat waits (fewer flip-flops)")),
+                      "0: drain from the accumulators, the next reduction's first beat waits (fewer flip-flops)")),
     "channels": ("cols", 4096, "output channels whose thresholds the core stores (multiple of cols)"),
     "out_fifo": (0, 64, ("0: out.ready stalls the drain and threshold pipeline (one clock enable on their "
                         "flip-flops); 1..64: they never stall, the drain reads a row only while an out_fifo-deep "
@@ -273,7 +273,7 @@ class AccelConfig:
         return self.rows
 
     def reduction_period(self) -> int:
-        """Cycles a reduction holds the result bank: a `last` (overlap=1) or `first` (overlap=0) beat
+        """Cycles a reduction holds the result bank: a `last` (overlap=1) or any (overlap=0) beat
         is accepted no sooner than this after the previous `last` handshake."""
         return self.fill_latency() + self.drain_cycles()
 

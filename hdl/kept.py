@@ -51,7 +51,7 @@ def kept_reg(m: Module, sig: Value, name: str, pe_mode: str, reset: bool = False
     16x16) it was the critical path, 6.3 ns of routing from the reset synchronizer. Only the head of
     the control pipeline (`in_ctl`) resets; whatever the hops held before reset travels ahead of the
     zeros and beats that follow it, so it can only write accumulators and result registers that a
-    later `first` reloads and a later `last` overwrites before the drain reads them (the drain is
+    later reduction's first beat reloads and a later `last` overwrites before the drain reads them (the drain is
     started by the array's own, reset, countdown). Power-up values are the init values (0).
     """
     if pe_mode == "inline":

@@ -79,10 +79,10 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
     """Add one PE to module m; returns (acc, res).
 
     Control comes pre-decoded from the array (one register per hop, no LUT per PE): valid,
-    nfirst = valid and not `first`, vlast = valid and `last`. On a valid beat:
+    nfirst = valid and not first (the array's: a reduction's first beat), vlast = valid and `last`. On a valid beat:
     acc <= (nfirst ? acc : 0) + popcount; with overlap, on vlast the result register res takes
     the same value (so the next reduction can start the next cycle while res drains); without,
-    res is acc itself (the array holds back the next `first`). acc_width is derived from
+    res is acc itself (the array holds back the next reduction). acc_width is derived from
     max_fanin, so it never wraps. The popcount is of XNOR (P) for the generic styles and of XOR
     (mismatches M, see hdl/carry.py) for "ccu2"; `counts_mismatches(style)` says which.
     pipeline 1 registers the popcount before the accumulator (measured 96 MHz without it on
@@ -96,10 +96,10 @@ def pe_logic(m: Module, name: str, a: Value, w: Value, valid: Value, nfirst: Val
     so no carry leaves an invalid beat. res takes the state one cycle after vlast (the LFSR's next
     state is not a LUT-free signal; the state is a flip-flop's).
     """
-    # No reset in a PE: every reduction starts with `first`, the drain reads complete ones only, and
-    # whatever the PE's control held before a reset arrives ahead of the next reduction (the hop
-    # registers' docstring, hdl/array.py). A reset net would span the array (and, on ECP5, would
-    # have to be shared by every flip-flop of a PLC).
+    # No reset in a PE: every reduction starts with a restart (its first beat, as the array marks
+    # it), the drain reads complete ones only, and whatever the PE's control held before a reset
+    # arrives ahead of the next reduction (the hop registers' docstring, hdl/array.py). A reset net
+    # would span the array (and, on ECP5, would have to be shared by every flip-flop of a PLC).
     if lfsr and vfirst is None:
         raise ValueError("an LFSR accumulator needs vfirst")
     ctl = Cat(valid, nfirst, vlast, *([vfirst] if lfsr else []))
