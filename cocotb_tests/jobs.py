@@ -1,8 +1,8 @@
 """Shared stimulus (golden/stimulus.py) + shared reference (golden/reference.py) -> port-level Jobs.
 
-Host side only (imports the golden model). A frame is one reduction (``first`` .. ``last``) over
-every row; its outputs are the drained row groups. The data comes from the shared reduction
-builder; thresholds are chosen after looking at the frame's popcounts (ref_array), so ties,
+Host side only (imports the golden model). A frame is one reduction (its opening beat .. ``last``,
+golden.stimulus.FRAMINGS; "mixed" may send aborted beats before it) over every row; its outputs are
+the drained row groups. The data comes from the shared reduction builder; thresholds are chosen after looking at the frame's popcounts (ref_array), so ties,
 near misses and constant channels really occur; expected beats come from ref_threshold(ref_array).
 """
 

@@ -37,7 +37,8 @@ FIELD_MEANING = {
     ("beat", "wgt"): "weight word j*cols + c: weight row j (PE row r uses j = r % weight_rows), column c; pad bit 1",
     ("beat", "first"): ("open a reduction with this beat: accumulators restart, split and chan_block are latched. "
                           "A beat after a reset or a `last` opens one without it; inside a reduction it restarts it"),
-    ("beat", "last"): "last beat of a reduction: results drain (waits while the previous one drains)",
+    ("beat", "last"): ("last beat of a reduction: results drain (it waits while the previous one drains; with "
+                         "overlap 0 every beat does)"),
     ("beat", "split"): "rows per drained group = 2**split (last group truncated at rows); sums partial P",
     ("beat", "chan_block"): "threshold-memory entry used for this reduction's outputs",
     ("thr", "addr"): "threshold-memory entry (channel block) to write",
@@ -169,7 +170,8 @@ def config_dict(cfg: AccelConfig, style: str = "pair") -> dict:
                               "credit_round_trip; with fewer credits the beats spread further, and the table is "
                               "exact once the previous reduction's credits are back, a lower bound before"),
                 "drain_cycles": "cycles the drain reads rows (one row per cycle, one out beat per group of 2**split)",
-                "reduction_period": "a `last` beat is not accepted sooner than this after the previous one",
+                "reduction_period": ("a `last` beat (overlap 1) or any beat (overlap 0) is not accepted sooner than this "
+                                     "after the previous `last`"),
                 "credit_round_trip": ("out_fifo > 0: cycles an out beat holds its FIFO credit; out_fifo >= this "
                                       "keeps one out beat per cycle"),
             },

@@ -4,7 +4,8 @@ Why this shape: activations hop right one register per `act_hop` PEs (short wire
 down each column with a pipeline register every `weight_hop` rows, and the core skews its inputs so
 one input beat is one reduction step for every PE. Valid/first/last travel with the activations,
 so input bubbles flow through and the PE grid never stalls (no global enable on ~R*C*K flip-flops):
-only the input waits, when a `last` beat would overwrite a result bank that is still draining.
+only the input waits, when a `last` beat would overwrite a result bank that is still draining
+(overlap 0: when any beat would, the accumulators being the bank).
 
 Timing: a beat accepted in cycle t is seen by PE(r, c) in cycle t + 1 + r // weight_hop + c // act_hop.
 """
@@ -207,7 +208,7 @@ class XnorArray(wiring.Component):
                     i_act=acts[r], i_wgt=row_w, i_ctl=ctl[h], o_res=row_res)
             res.append([row_res[c] for c in range(C)])
 
-        # -- reduction metadata: split and chan_block are latched on `first` ----------------------
+        # -- reduction metadata: split and chan_block are latched from a reduction's first beat ----
         # The bookkeeping (bit count, metadata, countdown) takes the beats from `book`, a copy of the
         # input register's control one cycle later (`lag`), kept apart so that it can sit by the drain
         # at the far end of the array: only `busy`, `ready` and the input register see the beat port,

@@ -158,7 +158,7 @@ class OutOrder(StreamContract):
     out.ready low and one-beat reductions the core takes exactly 4 without out_fifo, out_fifo + 1
     with it); a beat owed is never more than `bound` invalid cycles away (default `longest_wait`,
     the most it waits with out.ready high); and (white-box) the credit FIFO is never written while
-    full. Any input (a reduction opens with `first` or after a `last`), any back-pressure, resets
+    full. Any input (a reduction opens with `first`, after a `last` or after a reset), any back-pressure, resets
     at any time.
 
     Why beyond the contract: a lost, duplicated or never-valid beat, a credit returned twice or a
