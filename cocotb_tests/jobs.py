@@ -2,8 +2,9 @@
 
 Host side only (imports the golden model). A frame is one reduction (its opening beat .. ``last``,
 golden.stimulus.FRAMINGS; "mixed" may send aborted beats before it) over every row; its outputs are
-the drained row groups. The data comes from the shared reduction builder; thresholds are chosen after looking at the frame's popcounts (ref_array), so ties,
-near misses and constant channels really occur; expected beats come from ref_threshold(ref_array).
+the drained row groups. The data comes from the shared reduction builder; thresholds are chosen
+after looking at the frame's popcounts (ref_array), so ties, near misses and constant channels
+really occur; expected beats come from ref_threshold(ref_array).
 """
 
 from __future__ import annotations

@@ -70,19 +70,19 @@ class Case:
         p = self.config
         rng = random.Random(self.seed * 2 + 1)  # (only "mixed" draws from it)
         out = []
-        for i, red in enumerate(self.reductions):
-            opens = {"first": 1, "last": 0}.get(self.framing)
+        for j, red in enumerate(self.reductions):
+            opens = self.framing == "first"
             if self.framing == "mixed":
-                opens = rng.getrandbits(1)
+                opens = bool(rng.getrandbits(1))
                 # a restart: beats of a reduction that a `first` then drops (always before the second
                 # reduction, so every case of two or more has one)
-                if i == 1 or rng.random() < 0.3:
-                    out += _aborted_beats(rng, p, self.reductions)
-                    opens = 1
-            n = len(red.act)
-            for i in range(n):
-                out.append({"act": list(red.act[i]), "wgt": list(red.wgt[i]), "first": int(i == 0) & opens,
-                            "last": int(i == n - 1), "split": red.split, "chan_block": red.chan_block})
+                if j == 1 or rng.random() < 0.3:
+                    aborted = make_reduction(rng, p, rng.randint(1, min(3, max_beats(p))),
+                                             split=rng.choice(self.reductions).split,
+                                             chan_block=rng.randrange(max(1, p["channels"] // p["cols"])))
+                    out += _reduction_beats(aborted, opens=bool(rng.getrandbits(1)), closes=False)
+                    opens = True
+            out += _reduction_beats(red, opens=opens)
         return out
 
     def thr_beats(self) -> list[dict]:
@@ -99,16 +99,13 @@ class Case:
 FRAMINGS = ("first", "last", "mixed")
 
 
-def _aborted_beats(rng, p, reductions) -> list[dict]:
-    """1-3 beats of random data and metadata, no `last`: what a restart must drop."""
-    R, C, K, W = p["rows"], p["cols"], p["k"], p["weight_rows"]
-    out = []
-    for i in range(rng.randint(1, min(3, max_beats(p)))):
-        out.append({"act": [_word(rng, K) for _ in range(R)], "wgt": [_word(rng, K) for _ in range(W * C)],
-                    "first": rng.getrandbits(1) if i == 0 else 0, "last": 0,
-                    "split": rng.choice(reductions).split,
-                    "chan_block": rng.randrange(max(1, p["channels"] // C))})
-    return out
+def _reduction_beats(red: Reduction, opens: bool, closes: bool = True) -> list[dict]:
+    """Beat payloads of one reduction: `first` on its first beat if it opens with it, `last` on its
+    last if it closes (an aborted one does not)."""
+    n = len(red.act)
+    return [{"act": list(red.act[i]), "wgt": list(red.wgt[i]), "first": int(opens and i == 0),
+             "last": int(closes and i == n - 1), "split": red.split, "chan_block": red.chan_block}
+            for i in range(n)]
 
 
 # -- case construction --------------------------------------------------------------------------

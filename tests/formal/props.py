@@ -129,8 +129,8 @@ class StreamContract(wiring.Component):
         m.d.comb += groups.eq(_groups(cfg, split))
         self._split = split  # (for the subclasses)
         owed = Signal(16)
-        took = core.beat.valid & core.beat.ready & self.beat_payload.last
-        gave = core.out.valid & core.out.ready
+        self._took = took = taken & self.beat_payload.last  # (took and gave: for the subclasses)
+        self._gave = gave = core.out.valid & core.out.ready
         m.d.sync += owed.eq(owed + Mux(took, groups, 0) - gave)
         m.d.comb += Assert(~core.out.valid | (owed != 0))
         prev_stall = Signal()
@@ -158,8 +158,8 @@ class OutOrder(StreamContract):
     out.ready low and one-beat reductions the core takes exactly 4 without out_fifo, out_fifo + 1
     with it); a beat owed is never more than `bound` invalid cycles away (default `longest_wait`,
     the most it waits with out.ready high); and (white-box) the credit FIFO is never written while
-    full. Any input (a reduction opens with `first`, after a `last` or after a reset), any back-pressure, resets
-    at any time.
+    full. Any input (a reduction opens with `first`, after a `last` or after a reset), any
+    back-pressure, resets at any time.
 
     Why beyond the contract: a lost, duplicated or never-valid beat, a credit returned twice or a
     FIFO overrun all passed StreamContract, which checks stability and "no output without input"
@@ -175,8 +175,7 @@ class OutOrder(StreamContract):
         cfg = self.cfg
         m = super().elaborate(platform)
         core = self._core
-        taken = core.beat.valid & core.beat.ready
-        took, gave = taken & self.beat_payload.last, core.out.valid & core.out.ready
+        took, gave = self._took, self._gave
         # reductions whose `last` was taken: their split and the cycle it was taken in
         self._now = now = Signal(8, reset_less=True)
         m.d.sync += now.eq(now + 1)
